@@ -1,0 +1,122 @@
+"""Decoding video into upright RGB frames with their real presentation times.
+
+Times come from each frame's pts, so variable-frame-rate clips keep their timing. A packet the
+decoder rejects, or a frame it flags as corrupt, is skipped and counted instead of ending the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import av.container
+import av.video.stream
+
+from likeness.media.errors import MediaError
+from likeness.media.image import check_file
+from likeness.media.rotation import rotate_upright
+from likeness.media.types import Frame
+
+AV_ERRORS = (av.FFmpegError, OSError, ValueError, EOFError)
+
+
+def open_video(path: str | Path) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+    """Open a container and its first video stream, or raise a MediaError naming the file."""
+    path = check_file(path)
+    try:
+        container = av.open(str(path), "r")
+    except av.error.InvalidDataError:
+        raise MediaError(f"{path}: not a video file (unknown or damaged container)") from None
+    except AV_ERRORS as exc:
+        raise MediaError(f"{path}: cannot open video ({exc})") from None
+    if not container.streams.video:
+        kinds = ", ".join(sorted({s.type for s in container.streams})) or "nothing"
+        container.close()
+        raise MediaError(f"{path}: no video stream (it holds {kinds})")
+    return container, container.streams.video[0]
+
+
+def start_seconds(container: av.container.InputContainer) -> float:
+    """The container's start time in seconds (MPEG files often start at 0.5 s or 1 s, not 0)."""
+    return container.start_time / 1_000_000 if container.start_time is not None else 0.0
+
+
+class FrameReader:
+    """Iterator of :class:`Frame` over one video; ``skipped`` counts corrupt frames it dropped.
+
+    The file is opened at construction (so a bad path fails at once) and closed when iteration
+    ends, when :meth:`close` is called, or on leaving a ``with`` block.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.skipped = 0
+        self._container, self._stream = open_video(self.path)
+        self._frames = self._decode()
+
+    def __iter__(self) -> FrameReader:
+        return self
+
+    def __next__(self) -> Frame:
+        return next(self._frames)
+
+    def __enter__(self) -> FrameReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._frames.close()
+        self._container.close()
+
+    def _decode(self) -> Iterator[Frame]:
+        container, stream = self._container, self._stream
+        stream.thread_type = "AUTO"
+        origin = start_seconds(container)
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        index = 0
+        try:
+            for packet in self._packets():
+                for frame in self._decoded(packet):
+                    if frame.is_corrupt:
+                        self.skipped += 1
+                        continue
+                    if frame.time is not None:
+                        time = frame.time - origin
+                    else:  # no pts: raw streams; fall back to constant rate
+                        time = index / rate
+                    image = rotate_upright(frame.to_ndarray(format="rgb24"), frame.rotation)
+                    yield Frame(index=index, time=time, image=image)
+                    index += 1
+        finally:
+            container.close()
+
+    def _packets(self) -> Iterator[av.Packet]:
+        """Demuxed packets plus a final flush packet; a broken container ends the stream cleanly."""
+        try:
+            for packet in self._container.demux(self._stream):
+                yield packet  # the last one is the decoder flush (no data)
+        except AV_ERRORS as exc:
+            if isinstance(exc, av.error.FileNotFoundError):
+                raise MediaError(f"{self.path}: file vanished while reading") from None
+            # A damaged tail: keep what decoded, count the loss, flush the decoder.
+            self.skipped += 1
+            yield None  # type: ignore[misc]
+
+    def _decoded(self, packet: av.Packet | None) -> list[av.VideoFrame]:
+        try:
+            return self._stream.decode(packet)
+        except AV_ERRORS:
+            self.skipped += 1
+            return []
+
+
+def read_frames(path: str | Path) -> FrameReader:
+    """Frames of the first video stream of ``path``, upright, with times in seconds from the start.
+
+    Returns a :class:`FrameReader` (an iterator of :class:`Frame`) whose ``skipped`` attribute
+    tells how many corrupt frames were dropped.
+    """
+    return FrameReader(path)
