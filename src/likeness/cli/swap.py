@@ -1,7 +1,45 @@
-"""CLI commands of this area (to be filled in)."""
+"""``likeness swap``: build a RenderJob from the command line and hand it to the pipeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the top-level app."""
+    """Add ``swap`` to the top-level app."""
+
+    @app.command()
+    def swap(
+        target: Path = typer.Argument(..., help="Image or video whose face(s) get replaced."),
+        output: Path = typer.Option(..., "-o", "--output", help="Where to write the tagged result."),
+        identity: str = typer.Option(..., "--identity", help="Enrolled identity whose face is used."),
+        grant: str = typer.Option(..., "--grant", help="Id of the grant that allows this use."),
+        scope: Optional[str] = typer.Option(None, "--scope", help="The use (needed when the grant allows several)."),
+        engine: str = typer.Option("retrieval", "--engine", help="Swap engine."),
+        face: str = typer.Option("largest", "--face", help="largest, all, or a face index (0 = largest track)."),
+        reference: Optional[Path] = typer.Option(None, "--reference", help="Swap the target face most like this photo."),
+        as_json: bool = typer.Option(False, "--json", help="Print the render record as JSON."),
+    ) -> None:
+        """Swap an enrolled identity's face into TARGET, under a grant; the output is watermarked and signed."""
+        from likeness import faces, settings
+        from likeness.render import RenderJob, record_dict, render
+        from likeness.vault import open_vault
+
+        job = RenderJob(
+            target=target, output=output, identity=identity, grant_id=grant, scope=scope,
+            engine=engine, face=face, reference=reference,
+        )
+        vault = open_vault(settings.from_env())
+        with faces.FaceAnalyzer() as analyzer:
+            record = render(job, vault=vault, analyzer=analyzer, progress=not as_json)
+        data = record_dict(record)
+        if as_json:
+            print(json.dumps(data, default=str, indent=2))
+        else:
+            failed = data.get("failed_frames") or 0
+            note = f", {failed} frame(s) kept unswapped or held after engine errors" if failed else ""
+            print(f"wrote {output} (render {data.get('render_id')}, {data.get('frames')} frame(s){note})")

@@ -1,0 +1,287 @@
+"""The render pipeline: the one code path that writes a file with a swapped face in it.
+
+consent -> probe -> faces (whole target, for track choice) -> engine -> composite -> watermark
+-> encode (audio copied) -> seal (C2PA) -> record + audit -> final name. Consent comes first and
+a refusal writes nothing; every later failure removes the temporary files.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from likeness import consent, faces, media, swap, tagging
+from likeness.errors import ConsentError, InputError, LikenessError, NoFaceError
+from likeness.faces.types import Embedding, Face, Image
+from likeness.render.job import RenderJob
+from likeness.render.output import OutputPlan, PendingOutput, plan_output, sha256_file
+from likeness.render.record import RenderRecord
+from likeness.render.selection import nearest_track, plan_swaps
+
+REFERENCE_SAMPLES_PER_TRACK = 8  # embeddings averaged per track when matching --reference
+REFERENCE_SAMPLE_EVERY = 10  # frames between two embeddings of one track
+
+
+def new_render_id() -> int:
+    """A random, non-zero 63-bit id: it fits a signed BIGINT and the 64-bit watermark payload."""
+    return secrets.randbelow((1 << 63) - 1) + 1
+
+
+def render(
+    job: RenderJob,
+    *,
+    vault: Any,
+    analyzer: faces.FaceAnalyzer,
+    engine: swap.Engine | None = None,
+    progress: bool = True,
+) -> RenderRecord:
+    """Run ``job`` and return its record; the output exists only if this returns.
+
+    ``engine`` lets a caller that renders often keep one engine (its models) alive; by default
+    one is made from ``job.engine``. Raises :class:`ConsentError` (nothing written) when the
+    grant does not cover the job, :class:`InputError` for a bad target, output or reference.
+    """
+    decision = _authorize(job, vault)
+    info = media.probe(job.target)
+    plan = plan_output(job.output, job.target, info.kind)
+
+    analysis = _analyse(job, info, analyzer, progress)
+    if not any(analysis.faces):
+        raise NoFaceError(f"{job.target}: no face found in the target; nothing was written")
+    chosen_track = None
+    if job.reference is not None:
+        chosen_track = _match_reference(job.reference, analysis, analyzer)
+    selected, holds = plan_swaps(analysis.faces, job.face, chosen_track=chosen_track, max_gap=int(job.option("hold_frames")))
+
+    faceset = vault.faceset(job.identity)  # decrypted in memory only
+    engine = engine if engine is not None else swap.make_engine(job.engine)
+    engine.prepare(faceset)
+    del faceset
+
+    render_id = new_render_id()
+    visible = bool(job.option("visible_label")) or bool(getattr(decision.grant, "visible_label", False))
+    swapper = FrameSwapper(engine, colour=job.option("colour"), blend=job.option("blend"))
+    frames = _frames(job.target, info, progress, "swapping")
+    with PendingOutput(plan) as pending:
+        count = _encode(frames, pending.encoded, plan, job, info, render_id, visible, selected, holds, swapper)
+        if swapper.swapped_frames == 0:
+            raise LikenessError(f"{job.target}: the {job.engine} engine failed on every frame; nothing was written")
+        chain_pem, key_pem = vault.c2pa_signing()
+        tagging.seal(
+            pending.encoded,
+            pending.sealed,
+            render_id=render_id,
+            chain_pem=chain_pem,
+            key_pem=key_pem,
+            consent=_consent_assertion(job, decision),
+        )
+        record = _record(job, render_id, pending.sealed, count, swapper.failed_frames)
+        vault.record_render(record)
+        pending.commit()
+    vault.audit(
+        "render.completed",
+        {"render_id": render_id, "grant_id": job.grant_id, "identity": job.identity, "output_sha256": record.output_sha256,
+         "frames": count, "failed_frames": swapper.failed_frames},
+    )
+    return record
+
+
+def _authorize(job: RenderJob, vault: Any) -> Any:
+    """Ask consent (which audits the decision and takes one render from the quota)."""
+    studio = getattr(vault, "studio", None) or "demo-studio"
+    request = consent.Request(identity=job.identity, grant_id=job.grant_id, scope=job.scope, use="render", studio=studio)
+    decision = consent.authorize(vault, request)
+    if not decision.allowed:
+        reasons = "; ".join(decision.reasons) or "no reason given"
+        raise ConsentError(f"render of {job.identity!r} under grant {job.grant_id} refused: {reasons}; nothing was written")
+    return decision
+
+
+def _consent_assertion(job: RenderJob, decision: Any) -> dict[str, Any]:
+    """What the C2PA manifest may show of the grant: id, scope, signer role, expiry; no personal data."""
+    grant = decision.grant
+    scopes = tuple(getattr(grant, "scopes", ()) or ())
+    expires = getattr(grant, "expires", None)
+    return {
+        "grant_id": str(job.grant_id),
+        "scope": job.scope or (scopes[0] if len(scopes) == 1 else None),
+        "signer_role": getattr(grant, "signer_role", None),
+        "expires": expires.isoformat() if hasattr(expires, "isoformat") else expires,
+    }
+
+
+@dataclass
+class _Analysis:
+    faces: list[list[Face]]
+    embeddings: dict[int, list[Embedding]] = field(default_factory=dict)
+
+
+def _frames(path: Path, info: media.MediaInfo, progress: bool, label: str) -> Iterator[media.Frame]:
+    """The target's frames; an image is one frame at time 0."""
+    if info.kind == "image":
+        frames: Any = iter([media.Frame(0, 0.0, media.read_image(path))])
+    else:
+        frames = media.read_frames(path)
+    if progress and info.kind == "video":
+        frames = media.track_progress(frames, info.frame_count or None, f"{label} {path.name}")
+    return frames
+
+
+def _analyse(job: RenderJob, info: media.MediaInfo, analyzer: faces.FaceAnalyzer, progress: bool) -> _Analysis:
+    """Faces of every frame with track ids; a sample of embeddings per track when a reference is given."""
+    want_embeddings = job.reference is not None
+    result = _Analysis(faces=[])
+    if info.kind == "image":
+        image = media.read_image(job.target)
+        found = [_with_track(face, i) for i, face in enumerate(analyzer.detect(image))]
+        result.faces.append(found)
+        if want_embeddings:
+            result.embeddings = {f.track: [analyzer.embed(image, f)] for f in found}  # type: ignore[misc]
+        return result
+    seen: dict[int, int] = {}
+    untracked = -1
+    for frame, found in faces.analyze_video(_frames(job.target, info, progress, "analysing"), analyzer):
+        tracked = []
+        for face in found:
+            if face.track is None:  # should not happen; keep such a face as a one-frame track
+                face, untracked = _with_track(face, untracked), untracked - 1
+            tracked.append(face)
+            if want_embeddings:
+                n = seen.get(face.track, 0)
+                seen[face.track] = n + 1
+                samples = result.embeddings.setdefault(face.track, [])
+                if n % REFERENCE_SAMPLE_EVERY == 0 and len(samples) < REFERENCE_SAMPLES_PER_TRACK:
+                    samples.append(face.embedding if face.embedding is not None else analyzer.embed(frame.image, face))
+        result.faces.append(tracked)
+    return result
+
+
+def _with_track(face: Face, track: int) -> Face:
+    from dataclasses import replace
+
+    return replace(face, track=track)
+
+
+def _match_reference(reference: Path, analysis: _Analysis, analyzer: faces.FaceAnalyzer) -> int:
+    """The track most like the person in the reference photo."""
+    image = media.read_image(reference)
+    found = analyzer.detect(image)
+    if not found:
+        raise NoFaceError(f"{reference}: no face found in the reference photo")
+    wanted = analyzer.embed(image, found[0])
+    track = nearest_track(analysis.embeddings, np.asarray(wanted, dtype=np.float32))
+    if track is None:
+        raise NoFaceError(f"{reference}: no target face could be compared with the reference photo")
+    return track
+
+
+class FrameSwapper:
+    """Swaps the chosen faces of one frame after another, smoothing per track.
+
+    Keeps each track's last good patch and mask, used when the face is briefly lost or when the
+    engine fails on a frame: one bad frame never stops a video, it is counted instead.
+    """
+
+    def __init__(self, engine: swap.Engine, *, colour: str, blend: str) -> None:
+        self.engine = engine
+        self.colour = colour
+        self.blend = blend
+        self.smoothers: dict[int, swap.TemporalSmoother] = {}
+        self.last_good: dict[int, tuple[Image, np.ndarray]] = {}
+        self.failed_frames = 0
+        self.swapped_frames = 0
+
+    def __call__(self, image: Image, chosen: list[Face], held: list[int]) -> Image:
+        out = image
+        failed = False
+        swapped = False
+        for face in chosen:
+            track = face.track if face.track is not None else -1
+            try:
+                patch, mask = self.engine.swap(image, face)
+                patch, mask = self._smooth(track, patch, mask)
+                self.last_good[track] = (patch, mask)
+            except Exception:  # noqa: BLE001 - one frame's failure must not stop the video
+                failed = True
+                if track not in self.last_good:
+                    continue
+                patch, mask = self.last_good[track]
+            out = swap.composite(out, patch, mask, colour=self.colour, blend=self.blend)
+            swapped = True
+        for track in held:
+            if track in self.last_good:
+                patch, mask = self.last_good[track]
+                out = swap.composite(out, patch, mask, colour=self.colour, blend=self.blend)
+                swapped = True
+        self.failed_frames += failed
+        self.swapped_frames += swapped
+        return out
+
+    def _smooth(self, track: int, patch: Image, mask: np.ndarray) -> tuple[Image, np.ndarray]:
+        smoother = self.smoothers.get(track)
+        if smoother is None:
+            smoother = self.smoothers[track] = swap.TemporalSmoother()
+        return smoother.smooth(patch, mask)
+
+
+def _encode(
+    frames: Iterator[media.Frame],
+    path: Path,
+    plan: OutputPlan,
+    job: RenderJob,
+    info: media.MediaInfo,
+    render_id: int,
+    visible: bool,
+    selected: list[list[Face]],
+    holds: list[list[int]],
+    swapper: FrameSwapper,
+) -> int:
+    """Swap, watermark and write every frame to ``path``; returns the number of frames."""
+    count = 0
+    writer = None
+    try:
+        for frame in frames:
+            chosen = selected[frame.index] if frame.index < len(selected) else []
+            held = holds[frame.index] if frame.index < len(holds) else []
+            swapped = swapper(frame.image, chosen, held)
+            boxes = [face.box for face in chosen]
+            marked = tagging.mark_frame(swapped, render_id=render_id, face_boxes=boxes, visible=visible, time=frame.time)
+            if info.kind == "image":
+                media.write_image(path, marked, quality=int(job.option("quality")))
+            else:
+                if writer is None:
+                    height, width = marked.shape[:2]
+                    writer = media.VideoWriter(
+                        path, width=width, height=height, fps=info.fps, audio_from=job.target, crf=int(job.option("crf"))
+                    )
+                writer.write(marked, time=frame.time)
+            count += 1
+    finally:
+        if writer is not None:
+            writer.close()
+    if count == 0:
+        raise InputError(f"{job.target}: no frame could be decoded; nothing was written")
+    return count
+
+
+def _record(job: RenderJob, render_id: int, output_file: Path, frames: int, failed_frames: int) -> RenderRecord:
+    return RenderRecord(
+        render_id=render_id,
+        grant_id=str(job.grant_id),
+        identity=job.identity,
+        target=str(job.target),
+        output=str(job.output),
+        target_sha256=sha256_file(job.target),
+        output_sha256=sha256_file(output_file),
+        engine=job.engine,
+        settings=job.settings(),
+        created=time.time(),
+        frames=frames,
+        failed_frames=failed_frames,
+    )
