@@ -1,0 +1,231 @@
+"""Face detection and the 478-point mesh: ``FaceAnalyzer``, the object that owns the models.
+
+Pipeline per image:
+
+1. mediapipe's full-range detector (``model_selection=1``) on the whole image and, for images
+   much larger than the smallest wanted face, on overlapping tiles of a pyramid (the detector sees
+   a 192 px input, so a 40 px face in a 1080p frame would shrink to ~4 px without tiling);
+2. non-maximum suppression of the detections (tiles overlap, levels repeat faces);
+3. the face mesh (``refine_landmarks=True``: 468 + 10 iris points) on a square crop around each
+   detection, mapped back to image pixels; a mesh that fails or lands away from its detection is
+   dropped (it was a false detection or a face too turned to measure);
+4. a second suppression on the mesh boxes, then pose and quality, largest face first.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator
+
+import cv2
+import mediapipe as mp
+import numpy as np
+
+from likeness.errors import InputError
+from likeness.faces.identity import compute_embedding, load_recognizer
+from likeness.faces.pose import head_pose
+from likeness.faces.quality import quality
+from likeness.faces.types import Embedding, Face, Image, Landmarks
+
+MESH_INPUT = 256  # side of the square crop handed to the mesh
+CROP_SCALE = 2.0  # crop side relative to the detector's box (the mesh wants context)
+DETECTOR_REACH = 10  # the detector finds faces down to ~1/10 of the side of what it is shown
+TILE_OVERLAP = 0.25
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A detector hit before the mesh: box (x, y, w, h) in image pixels and confidence."""
+
+    box: tuple[float, float, float, float]
+    score: float
+
+
+def check_image(image: Image) -> np.ndarray:
+    """Refuse anything but an RGB uint8 (H, W, 3) array with one clear message."""
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
+        raise InputError(f"face analysis needs an RGB uint8 (H, W, 3) image, got {arr.dtype} {arr.shape}")
+    if min(arr.shape[:2]) < 16:
+        raise InputError(f"image of {arr.shape[1]}x{arr.shape[0]} px is too small to hold a face")
+    return np.ascontiguousarray(arr)
+
+
+def tile_windows(height: int, width: int, min_face: int) -> Iterator[tuple[int, int, int]]:
+    """Square windows (x, y, side) of a pyramid: the whole image, then halves down to the
+    smallest side at which a ``min_face`` face is still big enough for the detector."""
+    long_side = max(height, width)
+    yield 0, 0, long_side
+    smallest = max(192, min_face * DETECTOR_REACH)
+    side = long_side // 2
+    while side >= smallest * 0.75:
+        step = side * (1 - TILE_OVERLAP)
+        for y in window_starts(height, side, step):
+            for x in window_starts(width, side, step):
+                yield x, y, side
+        if side <= smallest:
+            break
+        side = max(smallest, side // 2)
+
+
+def window_starts(length: int, side: int, step: float) -> list[int]:
+    """Evenly spaced starts of windows of ``side`` covering ``length`` with at most ``step`` apart."""
+    if length <= side:
+        return [0]
+    count = math.ceil((length - side) / step) + 1
+    return [round(v) for v in np.linspace(0, length - side, count)]
+
+
+def box_iou(a: tuple, b: tuple) -> tuple[float, float]:
+    """(intersection over union, intersection over the smaller box) of two x, y, w, h boxes."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0, inter / max(1e-9, min(aw * ah, bw * bh))
+
+
+def suppress(items: list, key_box, key_score, *, iou: float = 0.3, cover: float = 0.6) -> list:
+    """Greedy non-maximum suppression: keep the best-scored item of each overlapping group."""
+    kept: list = []
+    for item in sorted(items, key=key_score, reverse=True):
+        if all(
+            (lambda o: o[0] <= iou and o[1] <= cover)(box_iou(key_box(item), key_box(k))) for k in kept
+        ):
+            kept.append(item)
+    return kept
+
+
+def landmark_box(landmarks: Landmarks, width: int, height: int) -> tuple[int, int, int, int]:
+    """Integer x, y, w, h box enclosing the landmarks, clipped to the image."""
+    x0, y0 = np.floor(landmarks[:, :2].min(axis=0)).astype(int)
+    x1, y1 = np.ceil(landmarks[:, :2].max(axis=0)).astype(int)
+    x0, y0 = max(0, int(x0)), max(0, int(y0))
+    x1, y1 = min(width, int(x1)), min(height, int(y1))
+    return x0, y0, max(1, x1 - x0), max(1, y1 - y0)
+
+
+class FaceAnalyzer:
+    """Owns the mediapipe detector and mesh and the dlib descriptor; use one per thread.
+
+    ``min_face`` (pixels) sizes the tiling so that faces of that width are found in large frames;
+    smaller faces are still reported when the detector sees them. ``max_faces`` caps the result
+    (largest kept). Models load on first use and are released by ``close()`` or the ``with`` block.
+    """
+
+    def __init__(self, *, max_faces: int = 16, min_face: int = 40, min_score: float = 0.5) -> None:
+        if max_faces < 1 or min_face < 8:
+            raise ValueError("max_faces must be >= 1 and min_face >= 8")
+        self.max_faces = max_faces
+        self.min_face = min_face
+        self.min_score = min_score
+        self._detector = None
+        self._mesh = None
+        self._recognizer = None
+
+    def __enter__(self) -> "FaceAnalyzer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the models; the analyzer reloads them if used again."""
+        for model in (self._detector, self._mesh):
+            if model is not None:
+                model.close()
+        self._detector = self._mesh = self._recognizer = None
+
+    # -- models, loaded on first use and owned by this object -----------------------------------
+    @property
+    def detector(self):
+        if self._detector is None:
+            self._detector = mp.solutions.face_detection.FaceDetection(
+                model_selection=1, min_detection_confidence=self.min_score
+            )
+        return self._detector
+
+    @property
+    def mesh(self):
+        if self._mesh is None:
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True, max_num_faces=2, refine_landmarks=True, min_detection_confidence=0.3
+            )
+        return self._mesh
+
+    @property
+    def recognizer(self):
+        if self._recognizer is None:
+            self._recognizer = load_recognizer()
+        return self._recognizer
+
+    # -- public -----------------------------------------------------------------------------------
+    def detect(self, image: Image) -> list[Face]:
+        """Every face in ``image``, largest first, with 478 landmarks, pose and quality."""
+        image = check_image(image)
+        height, width = image.shape[:2]
+        detections = suppress(self.find_boxes(image), lambda d: d.box, lambda d: d.score)
+        faces = []
+        for det in detections:
+            landmarks = self.fit_mesh(image, det)
+            if landmarks is None:
+                continue
+            box = landmark_box(landmarks, width, height)
+            faces.append(Face(box=box, score=round(det.score, 4), landmarks=landmarks, pose=head_pose(landmarks)))
+        faces = suppress(faces, lambda f: f.box, lambda f: f.score, iou=0.4, cover=0.7)
+        faces.sort(key=lambda f: f.box[2] * f.box[3], reverse=True)
+        return [
+            Face(box=f.box, score=f.score, landmarks=f.landmarks, pose=f.pose, quality=quality(image, f))
+            for f in faces[: self.max_faces]
+        ]
+
+    def embed(self, image: Image, face: Face) -> Embedding:
+        """128-d dlib identity embedding of ``face`` (see ``likeness.faces.identity``)."""
+        return compute_embedding(self.recognizer, check_image(image), face)
+
+    # -- stages -----------------------------------------------------------------------------------
+    def find_boxes(self, image: np.ndarray) -> list[Detection]:
+        """Detector hits over the tile pyramid, in image pixels, not yet de-duplicated."""
+        height, width = image.shape[:2]
+        found: list[Detection] = []
+        for x, y, side in tile_windows(height, width, self.min_face):
+            tile = image[y : y + side, x : x + side]
+            th, tw = tile.shape[:2]
+            result = self.detector.process(np.ascontiguousarray(tile))
+            for det in result.detections or []:
+                rel = det.location_data.relative_bounding_box
+                bx, by = x + rel.xmin * tw, y + rel.ymin * th
+                bw, bh = rel.width * tw, rel.height * th
+                if bw < 4 or bh < 4:
+                    continue
+                found.append(Detection(box=(bx, by, bw, bh), score=float(det.score[0])))
+        return found
+
+    def fit_mesh(self, image: np.ndarray, det: Detection) -> Landmarks | None:
+        """478 landmarks (x, y, z in image pixels) for one detection, or None if the mesh fails."""
+        bx, by, bw, bh = det.box
+        side = CROP_SCALE * max(bw, bh)
+        cx, cy = bx + bw / 2, by + bh / 2
+        scale = MESH_INPUT / side
+        matrix = np.array([[scale, 0, MESH_INPUT / 2 - scale * cx], [0, scale, MESH_INPUT / 2 - scale * cy]])
+        crop = cv2.warpAffine(image, matrix, (MESH_INPUT, MESH_INPUT), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        result = self.mesh.process(crop)
+        if not result.multi_face_landmarks:
+            return None
+        best = None
+        for face_landmarks in result.multi_face_landmarks:
+            pts = np.array([(p.x, p.y, p.z) for p in face_landmarks.landmark], dtype=np.float64) * MESH_INPUT
+            # back to image pixels: undo the crop's scale and shift; z shares x's scale
+            pts[:, 0] = (pts[:, 0] - matrix[0, 2]) / scale
+            pts[:, 1] = (pts[:, 1] - matrix[1, 2]) / scale
+            pts[:, 2] = pts[:, 2] / scale
+            mesh_box = (pts[:, 0].min(), pts[:, 1].min(), np.ptp(pts[:, 0]), np.ptp(pts[:, 1]))
+            iou, cover = box_iou(mesh_box, det.box)
+            if cover < 0.6 or not 0.6 < mesh_box[2] / max(bw, 1e-9) < 2.5:
+                continue  # the mesh found another face in the crop, or none that matches
+            if best is None or iou > best[0]:
+                best = (iou, pts)
+        return None if best is None else best[1].astype(np.float32)
