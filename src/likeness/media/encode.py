@@ -1,0 +1,212 @@
+"""Encoding frames to video, with the source's audio carried across packet for packet.
+
+The audio is never decoded: its packets are copied (stream copy) and interleaved with the video
+as it is written, so speech keeps its quality and sync. Times on both sides are seconds from the
+start of the source file, the same clock :func:`likeness.media.read_frames` reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.container
+import numpy as np
+
+from likeness.media.errors import MediaError
+from likeness.media.frames import AV_ERRORS, start_seconds
+from likeness.media.image import check_file
+from likeness.media.types import Image
+
+TICKS = 90_000  # video time base 1/90000 s: fine enough for any VFR timestamp
+CRF_CODECS = frozenset({"libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"})
+AUDIO_LEAD = 0.5  # seconds of audio muxed ahead of the video clock, for smooth interleaving
+
+
+def frame_rate(fps: float | Fraction) -> Fraction:
+    """An exact rate from a float: 29.97 -> 2997/100, 30000/1001 survives as itself."""
+    rate = Fraction(fps).limit_denominator(1001)
+    if rate <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    return rate
+
+
+class VideoWriter:
+    """Encode RGB frames to ``path`` (.mp4, .mov, .mkv ...), optionally copying ``audio_from``'s audio.
+
+    ``write(image, time)`` takes the frame's time in seconds (from :class:`Frame`) to keep
+    variable frame rates; without it frames are spaced at ``1/fps``. Odd sizes are padded by one
+    edge pixel to the even size yuv420p needs. Use as a context manager; on an exception inside
+    the block the file is closed without flushing more data.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        width: int,
+        height: int,
+        fps: float | Fraction,
+        audio_from: str | Path | None = None,
+        crf: int = 18,
+        codec: str = "libx264",
+        pix_fmt: str = "yuv420p",
+        preset: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.width, self.height = int(width), int(height)
+        if self.width <= 0 or self.height <= 0:
+            raise MediaError(f"{self.path}: cannot write a {width}x{height} video")
+        if not self.path.parent.is_dir():
+            raise MediaError(f"{self.path}: cannot create video file (folder {self.path.parent} does not exist)")
+        self.rate = frame_rate(fps)
+        self.frames_written = 0
+        self.audio_packets_copied = 0
+        self._last_pts = -1
+        self._source: av.container.InputContainer | None = None
+        self._source_audio = None
+        self._audio: Iterator[av.Packet] | None = None
+        self._pending: av.Packet | None = None
+        if audio_from is not None:
+            self._open_audio_source(Path(audio_from))
+        try:
+            self._out = av.open(str(self.path), "w")
+        except AV_ERRORS as exc:
+            self._close_source()
+            raise MediaError(f"{self.path}: cannot create video file ({exc})") from None
+        try:
+            self._video = self._add_video(codec, pix_fmt, crf, preset)
+            self._out_audio = self._add_audio(Path(audio_from)) if self._source_audio else None
+        except MediaError:
+            self._abort()
+            raise
+        except AV_ERRORS as exc:
+            self._abort()
+            raise MediaError(f"{self.path}: cannot set up {codec} encoding ({exc})") from None
+
+    def _open_audio_source(self, source: Path) -> None:
+        check_file(source)
+        try:
+            self._source = av.open(str(source), "r")
+        except AV_ERRORS as exc:
+            raise MediaError(f"{source}: cannot open audio source ({exc})") from None
+        if not self._source.streams.audio:
+            self._close_source()  # nothing to carry: a silent clip stays silent
+            return
+        self._source_audio = self._source.streams.audio[0]
+        self._origin = start_seconds(self._source)
+        self._audio = self._source.demux(self._source_audio)
+
+    def _add_video(self, codec: str, pix_fmt: str, crf: int, preset: str | None):
+        stream = self._out.add_stream(codec, rate=self.rate)
+        stream.width = self.width + self.width % 2
+        stream.height = self.height + self.height % 2
+        stream.pix_fmt = pix_fmt
+        stream.codec_context.time_base = Fraction(1, TICKS)
+        options: dict[str, str] = {}
+        if codec in CRF_CODECS:
+            options["crf"] = str(crf)
+        if preset is not None:
+            options["preset"] = preset
+        stream.options = options
+        return stream
+
+    def _add_audio(self, source: Path):
+        name = self._source_audio.codec_context.name
+        descriptor = self._source_audio.codec_context.codec.name
+        supported = self._out.supported_codecs
+        if name not in supported and descriptor not in supported:
+            raise MediaError(
+                f"{self.path}: a {self.path.suffix or 'this'} file cannot hold the {name} audio of "
+                f"{source} without re-encoding; write .mkv or .mov instead"
+            )
+        return self._out.add_stream_from_template(self._source_audio)
+
+    def write(self, image: Image, time: float | None = None) -> None:
+        """Encode one RGB uint8 (height, width, 3) image shown at ``time`` seconds."""
+        array = np.asarray(image)
+        if array.dtype != np.uint8 or array.shape != (self.height, self.width, 3):
+            raise MediaError(
+                f"{self.path}: frame {self.frames_written} is {array.dtype} {array.shape}, "
+                f"expected uint8 {(self.height, self.width, 3)}"
+            )
+        if self.width % 2 or self.height % 2:
+            array = np.pad(array, ((0, self.height % 2), (0, self.width % 2), (0, 0)), mode="edge")
+        if time is None:
+            time = float(self.frames_written / self.rate)
+        pts = max(round(time * TICKS), self._last_pts + 1)  # pts must grow strictly
+        self._last_pts = pts
+        try:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")
+            frame.pts, frame.time_base = pts, Fraction(1, TICKS)
+            self._out.mux(self._video.encode(frame))
+            self._copy_audio(until=pts / TICKS + AUDIO_LEAD)
+        except AV_ERRORS as exc:
+            raise MediaError(f"{self.path}: cannot encode frame {self.frames_written} ({exc})") from None
+        self.frames_written += 1
+
+    def _copy_audio(self, until: float | None) -> None:
+        """Mux source audio packets whose time is before ``until`` (all of them when None)."""
+        if self._audio is None or self._out_audio is None:
+            return
+        base = self._source_audio.time_base
+        shift = round(self._origin / base) if base else 0
+        while True:
+            packet = self._pending
+            self._pending = None
+            if packet is None:
+                packet = next(self._audio, None)
+                if packet is None:
+                    self._audio = None
+                    return
+            if packet.size == 0 or packet.dts is None:
+                continue  # the demuxer's end-of-stream marker
+            if until is not None and packet.pts is not None and (packet.pts - shift) * base > until:
+                self._pending = packet
+                return
+            packet.pts = packet.pts - shift if packet.pts is not None else None
+            packet.dts -= shift
+            packet.stream = self._out_audio
+            self._out.mux(packet)
+            self.audio_packets_copied += 1
+
+    def close(self) -> None:
+        """Flush the encoder, copy the rest of the audio and finish the file."""
+        if self._out is None:
+            return
+        try:
+            if self.frames_written == 0:
+                raise MediaError(f"{self.path}: no frames were written")
+            self._out.mux(self._video.encode(None))
+            self._copy_audio(until=None)
+            self._out.close()
+        except AV_ERRORS as exc:
+            raise MediaError(f"{self.path}: cannot finish video ({exc})") from None
+        finally:
+            self._abort()
+
+    def _abort(self) -> None:
+        out, self._out = getattr(self, "_out", None), None
+        if out is not None:
+            try:
+                out.close()
+            except AV_ERRORS:
+                pass
+        self._close_source()
+
+    def _close_source(self) -> None:
+        source, self._source = self._source, None
+        self._audio = self._pending = None
+        if source is not None:
+            source.close()
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._abort()
