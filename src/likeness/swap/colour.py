@@ -1,0 +1,96 @@
+"""Colour transfer and relighting of the new face toward the target's skin and light.
+
+Statistics are taken inside the mask only, on the new face and on the target under it. The
+statistics are returned separately from their application so that video can smooth them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from likeness.faces.types import Image
+
+COLOUR_MODES = ("reinhard", "histogram", "none")
+
+
+@dataclass(frozen=True)
+class LabStats:
+    """Per-channel mean and standard deviation in CIE Lab of the source and of the target."""
+
+    src_mean: NDArray[np.float32]
+    src_std: NDArray[np.float32]
+    dst_mean: NDArray[np.float32]
+    dst_std: NDArray[np.float32]
+
+    def mix(self, other: "LabStats", keep: float) -> "LabStats":
+        """``keep`` of self plus the rest of ``other``: an exponential moving average step."""
+        return LabStats(*(keep * a + (1 - keep) * b for a, b in zip(
+            (self.src_mean, self.src_std, self.dst_mean, self.dst_std),
+            (other.src_mean, other.src_std, other.dst_mean, other.dst_std))))
+
+
+def to_lab(image: Image) -> NDArray[np.float32]:
+    return cv2.cvtColor(image.astype(np.float32) * (1 / 255), cv2.COLOR_RGB2Lab)
+
+
+def from_lab(lab: NDArray[np.float32]) -> Image:
+    rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+    return np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def lab_stats(src_lab, dst_lab, weight: NDArray[np.float32]) -> LabStats:
+    """Weighted Lab statistics of both images over ``weight``."""
+    w = weight.reshape(-1, 1).astype(np.float32)
+    total = max(float(w.sum()), 1e-6)
+
+    def stats(lab):
+        flat = lab.reshape(-1, 3)
+        mean = (flat * w).sum(0) / total
+        std = np.sqrt(((flat - mean) ** 2 * w).sum(0) / total)
+        return mean.astype(np.float32), np.maximum(std, 1e-3).astype(np.float32)
+
+    return LabStats(*stats(src_lab), *stats(dst_lab))
+
+
+def reinhard(src_lab, stats: LabStats) -> NDArray[np.float32]:
+    """Reinhard et al. (2001): shift and scale each Lab channel to the target's statistics."""
+    scale = np.clip(stats.dst_std / stats.src_std, 0.5, 2.0)
+    return (src_lab - stats.src_mean) * scale + stats.dst_mean
+
+
+def histogram(src: Image, dst: Image, weight: NDArray[np.float32]) -> Image:
+    """Per-channel histogram matching inside the mask (RGB)."""
+    w = weight.ravel()
+    out = np.empty_like(src)
+    for c in range(3):
+        s_hist = np.bincount(src[..., c].ravel(), weights=w, minlength=256)
+        d_hist = np.bincount(dst[..., c].ravel(), weights=w, minlength=256)
+        s_cdf = np.cumsum(s_hist) / max(s_hist.sum(), 1e-6)
+        d_cdf = np.cumsum(d_hist) / max(d_hist.sum(), 1e-6)
+        lut = np.interp(s_cdf, d_cdf, np.arange(256))
+        out[..., c] = np.clip(lut + 0.5, 0, 255).astype(np.uint8)[src[..., c]]
+    return out
+
+
+def shading_ratio(src_lab, dst_lab, weight, sigma: float) -> NDArray[np.float32]:
+    """Ratio of the target's to the source's low-frequency lightness inside the mask.
+
+    Multiplying the source's L by it replaces the source's directional light (a bright half
+    cheek, a band across the forehead) with the target's; the blur is normalised by the blurred
+    mask so the background does not leak in at the edge.
+    """
+    w = weight.astype(np.float32)
+    blur_w = cv2.GaussianBlur(w, (0, 0), sigma) + 1e-4
+    src_l = cv2.GaussianBlur(src_lab[..., 0] * w, (0, 0), sigma) / blur_w
+    dst_l = cv2.GaussianBlur(dst_lab[..., 0] * w, (0, 0), sigma) / blur_w
+    return np.clip((dst_l + 1.0) / (src_l + 1.0), 0.6, 1.6).astype(np.float32)
+
+
+def relight(src_lab, ratio) -> NDArray[np.float32]:
+    out = src_lab.copy()
+    out[..., 0] = np.clip(src_lab[..., 0] * ratio, 0, 100)
+    return out

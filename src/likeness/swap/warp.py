@@ -1,0 +1,82 @@
+"""Piecewise-affine warping over a triangle list, vectorised: one raster pass, one remap per source.
+
+The triangles are rasterised once into a map of triangle ids, in the order given (far to near,
+so a nearer triangle covers a farther one and nothing folds); each source then needs only its
+per-triangle affine matrices and a single ``cv2.remap``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+_SHIFT = 4  # sub-pixel bits for the rasteriser
+
+
+@dataclass(frozen=True)
+class Raster:
+    """Which triangle covers each pixel of a (h, w) canvas; -1 where none."""
+
+    ids: NDArray[np.int32]  # (h, w)
+    pixels: NDArray[np.intp]  # flat indices of covered pixels
+    xy: NDArray[np.float32]  # (n, 3) homogeneous coordinates of those pixels
+    owner: NDArray[np.int32]  # (n,) triangle id of each covered pixel
+
+
+def rasterise(points: NDArray[np.float32], triangles: NDArray[np.int32],
+              shape: tuple[int, int]) -> Raster:
+    """Draw ``triangles`` of ``points`` (x, y) in order into an id map of ``shape``."""
+    ids = np.full(shape, -1, np.int32)
+    fixed = np.round(np.asarray(points)[:, :2] * (1 << _SHIFT)).astype(np.int32)
+    corners = fixed[triangles]
+    for i, tri in enumerate(corners):
+        cv2.fillConvexPoly(ids, tri, int(i), lineType=cv2.LINE_8, shift=_SHIFT)
+    flat = ids.ravel()
+    pixels = np.flatnonzero(flat >= 0)
+    ys, xs = np.divmod(pixels, shape[1])
+    xy = np.stack([xs, ys, np.ones_like(xs)], axis=1).astype(np.float32)
+    return Raster(ids, pixels, xy, flat[pixels])
+
+
+def affines(dst: NDArray[np.float32], src: NDArray[np.float32],
+            triangles: NDArray[np.int32]) -> NDArray[np.float32]:
+    """(T, 2, 3) matrices mapping each destination triangle onto its source triangle."""
+    d = np.asarray(dst, np.float64)[triangles][..., :2]  # (T, 3, 2)
+    s = np.asarray(src, np.float64)[triangles][..., :2]
+    dh = np.concatenate([d, np.ones(d.shape[:2] + (1,))], axis=2)  # (T, 3, 3) rows = vertices
+    det = np.linalg.det(dh)
+    ok = np.abs(det) > 1e-6
+    out = np.zeros((len(triangles), 2, 3))
+    out[~ok] = [[1, 0, 0], [0, 1, 0]]  # degenerate (zero-area) triangles cover no pixel anyway
+    if ok.any():
+        # Solve dh @ M = s for M (3x2), then A = M.T.
+        out[ok] = np.transpose(np.linalg.solve(dh[ok], s[ok]), (0, 2, 1))
+    return out.astype(np.float32)
+
+
+def maps(raster: Raster, matrices: NDArray[np.float32],
+         shape: tuple[int, int], select: NDArray[np.bool_] | None = None
+         ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """``cv2.remap`` maps: for covered pixels the source position, elsewhere -1 (outside).
+
+    ``select`` (per triangle) limits the maps to some triangles.
+    """
+    map_x = np.full(shape[0] * shape[1], -1.0, np.float32)
+    map_y = np.full(shape[0] * shape[1], -1.0, np.float32)
+    owner, xy, pixels = raster.owner, raster.xy, raster.pixels
+    if select is not None:
+        keep = select[owner]
+        owner, xy, pixels = owner[keep], xy[keep], pixels[keep]
+    a = matrices[owner]  # (n, 2, 3)
+    map_x[pixels] = np.einsum("nk,nk->n", a[:, 0, :], xy)
+    map_y[pixels] = np.einsum("nk,nk->n", a[:, 1, :], xy)
+    return map_x.reshape(shape), map_y.reshape(shape)
+
+
+def remap(image: NDArray, map_x: NDArray[np.float32], map_y: NDArray[np.float32]) -> NDArray:
+    """Sample ``image`` at the maps (bilinear; outside the image gives black)."""
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=0)
