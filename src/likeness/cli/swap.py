@@ -40,6 +40,6 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print(json.dumps(data, default=str, indent=2))
         else:
-            failed = data.get("failed_frames") or 0
+            failed = data["settings"].get("failed_frames") or 0
             note = f", {failed} frame(s) kept unswapped or held after engine errors" if failed else ""
-            print(f"wrote {output} (render {data.get('render_id')}, {data.get('frames')} frame(s){note})")
+            print(f"wrote {output} (render {data['render_id']}, {data['settings'].get('frames')} frame(s){note})")

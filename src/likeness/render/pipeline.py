@@ -10,7 +10,8 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,20 +83,14 @@ def render(
             consent=_consent_assertion(job, decision),
         )
         record = _record(job, render_id, pending.sealed, count, swapper.failed_frames)
-        vault.record_render(record)
+        vault.record_render(record)  # audited by the vault; recorded before the rename, so no output is ever unregistered
         pending.commit()
-    vault.audit(
-        "render.completed",
-        {"render_id": render_id, "grant_id": job.grant_id, "identity": job.identity, "output_sha256": record.output_sha256,
-         "frames": count, "failed_frames": swapper.failed_frames},
-    )
     return record
 
 
 def _authorize(job: RenderJob, vault: Any) -> Any:
     """Ask consent (which audits the decision and takes one render from the quota)."""
-    studio = getattr(vault, "studio", None) or "demo-studio"
-    request = consent.Request(identity=job.identity, grant_id=job.grant_id, scope=job.scope, use="render", studio=studio)
+    request = consent.Request(identity=job.identity, grant_id=job.grant_id, scope=job.scope, use="render", studio=vault.studio)
     decision = consent.authorize(vault, request)
     if not decision.allowed:
         reasons = "; ".join(decision.reasons) or "no reason given"
@@ -163,8 +158,6 @@ def _analyse(job: RenderJob, info: media.MediaInfo, analyzer: faces.FaceAnalyzer
 
 
 def _with_track(face: Face, track: int) -> Face:
-    from dataclasses import replace
-
     return replace(face, track=track)
 
 
@@ -182,52 +175,52 @@ def _match_reference(reference: Path, analysis: _Analysis, analyzer: faces.FaceA
 
 
 class FrameSwapper:
-    """Swaps the chosen faces of one frame after another, smoothing per track.
+    """Swaps the chosen faces of one frame after another, smoothing colour and mask per track.
 
-    Keeps each track's last good patch and mask, used when the face is briefly lost or when the
-    engine fails on a frame: one bad frame never stops a video, it is counted instead.
+    The smoother keeps each track's last good patch, used when the face is briefly lost or when
+    the engine fails on a frame: one bad frame never stops a video, it is counted instead.
     """
 
     def __init__(self, engine: swap.Engine, *, colour: str, blend: str) -> None:
         self.engine = engine
         self.colour = colour
         self.blend = blend
-        self.smoothers: dict[int, swap.TemporalSmoother] = {}
-        self.last_good: dict[int, tuple[Image, np.ndarray]] = {}
+        self.smoother = swap.TemporalSmoother()
         self.failed_frames = 0
         self.swapped_frames = 0
 
-    def __call__(self, image: Image, chosen: list[Face], held: list[int]) -> Image:
+    def __call__(self, image: Image, chosen: list[Face], held: list[int], time: float | None = None) -> Image:
         out = image
-        failed = False
-        swapped = False
+        failed = swapped = False
         for face in chosen:
             track = face.track if face.track is not None else -1
             try:
-                patch, mask = self.engine.swap(image, face)
-                patch, mask = self._smooth(track, patch, mask)
-                self.last_good[track] = (patch, mask)
+                patch = self.engine.swap(image, face)
+                out = swap.composite(out, patch, colour=self.colour, blend=self.blend, smoother=self.smoother, track=track)
+                self.smoother.remember(track, patch, time)
+                swapped = True
             except Exception:  # noqa: BLE001 - one frame's failure must not stop the video
                 failed = True
-                if track not in self.last_good:
-                    continue
-                patch, mask = self.last_good[track]
-            out = swap.composite(out, patch, mask, colour=self.colour, blend=self.blend)
-            swapped = True
+                out, held_ok = self._hold(out, track)
+                swapped |= held_ok
         for track in held:
-            if track in self.last_good:
-                patch, mask = self.last_good[track]
-                out = swap.composite(out, patch, mask, colour=self.colour, blend=self.blend)
-                swapped = True
+            out, held_ok = self._hold(out, track)
+            swapped |= held_ok
         self.failed_frames += failed
         self.swapped_frames += swapped
         return out
 
-    def _smooth(self, track: int, patch: Image, mask: np.ndarray) -> tuple[Image, np.ndarray]:
-        smoother = self.smoothers.get(track)
-        if smoother is None:
-            smoother = self.smoothers[track] = swap.TemporalSmoother()
-        return smoother.smooth(patch, mask)
+    def _hold(self, frame: Image, track: int) -> tuple[Image, bool]:
+        """``frame`` with the track's last good face, if it has one (else unchanged)."""
+        last = self.smoother.last(track)
+        if last is None:
+            return frame, False
+        # The old backdrop belongs to another frame: blend onto this frame's own pixels instead.
+        last = replace(last, backdrop=None)
+        try:
+            return swap.composite(frame, last, colour=self.colour, blend=self.blend, smoother=self.smoother, track=track), True
+        except Exception:  # noqa: BLE001 - a hold is best effort; the original frame is the fallback
+            return frame, False
 
 
 def _encode(
@@ -244,12 +237,12 @@ def _encode(
 ) -> int:
     """Swap, watermark and write every frame to ``path``; returns the number of frames."""
     count = 0
-    writer = None
-    try:
+    with ExitStack() as stack:
+        writer = None
         for frame in frames:
             chosen = selected[frame.index] if frame.index < len(selected) else []
             held = holds[frame.index] if frame.index < len(holds) else []
-            swapped = swapper(frame.image, chosen, held)
+            swapped = swapper(frame.image, chosen, held, frame.time)
             boxes = [face.box for face in chosen]
             marked = tagging.mark_frame(swapped, render_id=render_id, face_boxes=boxes, visible=visible, time=frame.time)
             if info.kind == "image":
@@ -257,31 +250,25 @@ def _encode(
             else:
                 if writer is None:
                     height, width = marked.shape[:2]
-                    writer = media.VideoWriter(
-                        path, width=width, height=height, fps=info.fps, audio_from=job.target, crf=int(job.option("crf"))
+                    writer = stack.enter_context(
+                        media.VideoWriter(path, width=width, height=height, fps=info.fps, audio_from=job.target, crf=int(job.option("crf")))
                     )
                 writer.write(marked, time=frame.time)
             count += 1
-    finally:
-        if writer is not None:
-            writer.close()
     if count == 0:
         raise InputError(f"{job.target}: no frame could be decoded; nothing was written")
     return count
 
 
 def _record(job: RenderJob, render_id: int, output_file: Path, frames: int, failed_frames: int) -> RenderRecord:
+    settings = {**job.settings(), "target": str(job.target), "output": str(job.output), "frames": frames, "failed_frames": failed_frames}
     return RenderRecord(
         render_id=render_id,
         grant_id=str(job.grant_id),
         identity=job.identity,
-        target=str(job.target),
-        output=str(job.output),
         target_sha256=sha256_file(job.target),
         output_sha256=sha256_file(output_file),
         engine=job.engine,
-        settings=job.settings(),
-        created=time.time(),
-        frames=frames,
-        failed_frames=failed_frames,
+        settings=settings,
+        time=time.time(),
     )
