@@ -113,6 +113,15 @@ def test_text_file_named_mp4_is_refused(tmp_path: Path) -> None:
     assert "not a video" in refusal(tmp_path / "fake.mp4")
 
 
+def test_unknown_suffix_is_probed_by_content(tmp_path: Path, astronaut: np.ndarray) -> None:
+    encode_clip(tmp_path / "clip.mp4", [astronaut] * 2)
+    (tmp_path / "clip.mp4").rename(tmp_path / "clip.bin")
+    assert probe(tmp_path / "clip.bin").kind == "video" and is_video(tmp_path / "clip.bin")
+    (tmp_path / "notes.txt").write_text("neither\n")
+    with pytest.raises(MediaError, match="not an image or video"):
+        probe(tmp_path / "notes.txt")
+
+
 def test_empty_and_missing_videos_are_refused(tmp_path: Path) -> None:
     (tmp_path / "empty.mp4").write_bytes(b"")
     assert "empty" in refusal(tmp_path / "empty.mp4")

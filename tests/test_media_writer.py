@@ -162,6 +162,8 @@ def test_writer_refuses_wrong_frames_and_empty_output(tmp_path: Path, astronaut:
         VideoWriter(tmp_path / "missing" / "dir" / "x.mp4", width=256, height=256, fps=25)
     with pytest.raises(MediaError, match="cannot create"):
         VideoWriter(tmp_path / "x.nosuchformat", width=256, height=256, fps=25)
+    with pytest.raises(MediaError, match="cannot hold libx264"):
+        VideoWriter(tmp_path / "x.webm", width=256, height=256, fps=25)
     with pytest.raises(MediaError, match="not found"):
         VideoWriter(tmp_path / "x.mp4", width=256, height=256, fps=25, audio_from=tmp_path / "nope.mpg")
 

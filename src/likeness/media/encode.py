@@ -100,6 +100,11 @@ class VideoWriter:
         self._audio = self._source.demux(self._source_audio)
 
     def _add_video(self, codec: str, pix_fmt: str, crf: int, preset: str | None):
+        if codec not in self._out.supported_codecs:
+            raise MediaError(
+                f"{self.path}: a {self.path.suffix or 'this'} file cannot hold {codec} video; "
+                "use .mp4, .mov or .mkv (or another codec)"
+            )
         stream = self._out.add_stream(codec, rate=self.rate)
         stream.width = self.width + self.width % 2
         stream.height = self.height + self.height % 2

@@ -23,9 +23,19 @@ def probe(path: str | Path) -> MediaInfo:
     (demuxing only, no decoding), so it is exact for the MPEG files that carry no count.
     """
     path = check_file(path)
-    if path.suffix.lower() in IMAGE_SUFFIXES:
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
         return probe_image(path)
-    return probe_video(path)
+    if suffix in VIDEO_SUFFIXES:
+        return probe_video(path)
+    try:  # an unknown suffix: let the content decide
+        return probe_image(path)
+    except MediaError:
+        pass
+    try:
+        return probe_video(path)
+    except MediaError:
+        raise MediaError(f"{path}: not an image or video file likeness can read") from None
 
 
 def probe_image(path: Path) -> MediaInfo:
