@@ -49,3 +49,4 @@ class Face:
     quality: Quality | None = None
     track: int | None = None
     embedding: Embedding | None = field(default=None, repr=False)
+    bridged: bool = False  # True when a tracker held/extrapolated this face over a missed detection

@@ -1,0 +1,88 @@
+"""Tracking on real video: stable ids, smoothing, bridged gaps, scene cuts."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from conftest import shared
+from likeness.faces import FaceAnalyzer
+from likeness.faces.tracking import Tracker, analyze_video, frame_signature, is_scene_cut
+from likeness.media import Frame, read_frames
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    with FaceAnalyzer() as fa:
+        yield fa
+
+
+def test_talking_head_keeps_one_track_id_in_every_frame(analyzer):
+    results = list(analyze_video(read_frames(shared("grid_bbaf2n.mpg")), analyzer))
+    assert len(results) == 75
+    assert all(len(faces) == 1 for _, faces in results)
+    assert {faces[0].track for _, faces in results} == {1}
+    assert not any(faces[0].bridged for _, faces in results)
+
+
+def second_difference(series: list[np.ndarray]) -> float:
+    pts = np.stack([s[:, :2] for s in series])
+    return float(np.abs(np.diff(pts, n=2, axis=0)).mean())
+
+
+def test_smoothing_lowers_landmark_jitter_on_moving_face(analyzer):
+    detections = [(f.time, analyzer.detect(f.image)) for f in read_frames(shared("syn_motion_SFHQ_pt1_00000161_5s.mp4"))]
+    assert sum(1 for _, faces in detections if len(faces) == 1) >= 110
+    raw_tracker, smooth_tracker = Tracker(smooth=False), Tracker()
+    raw, smooth = [], []
+    for time, faces in detections:
+        raw += [f.landmarks for f in raw_tracker.update(faces, time) if not f.bridged]
+        smooth += [f.landmarks for f in smooth_tracker.update(faces, time) if not f.bridged]
+    assert second_difference(smooth) < 0.6 * second_difference(raw)
+    # no lag to speak of: the smoothed mesh stays within 5% of the eye distance of the raw one
+    eyes = np.linalg.norm(raw[0][468, :2] - raw[0][473, :2])
+    assert np.mean([np.abs(s - r)[:, :2].mean() for s, r in zip(smooth, raw)]) < 0.05 * eyes
+
+
+def test_missed_frames_are_bridged_then_the_track_ends(analyzer, astronaut):
+    face = analyzer.detect(astronaut)[0]
+    tracker = Tracker(max_gap=2)
+    first = tracker.update([face], 0.0)
+    assert first[0].track == 1 and not first[0].bridged
+    gap = [tracker.update([], t) for t in (0.04, 0.08)]
+    assert all(len(f) == 1 and f[0].bridged and f[0].track == 1 for f in gap)
+    assert tracker.update([], 0.12) == []  # gap longer than max_gap: the track is over
+    assert tracker.update([face], 0.16)[0].track == 2  # ids are never reused
+
+
+def test_face_returning_within_the_gap_keeps_its_id(analyzer, astronaut):
+    face = analyzer.detect(astronaut)[0]
+    tracker = Tracker(max_gap=3)
+    tracker.update([face], 0.0)
+    tracker.update([], 0.04)
+    assert [f.track for f in tracker.update([face], 0.08)] == [1]
+
+
+def test_scene_cut_starts_new_tracks(analyzer, astronaut):
+    # the same face at the same place, pasted into another picture: only the cut can split it
+    other = cv2.resize(data.coffee(), astronaut.shape[1::-1])
+    other[40:210, 150:300] = astronaut[40:210, 150:300]
+    frames = [Frame(i, i / 25, img) for i, img in enumerate([astronaut, astronaut, other, other])]
+    tracks = [faces[0].track for _, faces in analyze_video(frames, analyzer)]
+    assert tracks[0] == tracks[1] and tracks[2] == tracks[3] and tracks[1] != tracks[2]
+
+
+def test_film_cuts_are_found_and_effects_are_not_cuts():
+    signatures = {}
+    for frame in read_frames(shared("ccby_tears_of_steel_10s.mp4")):
+        if frame.index in (19, 20, 21, 64, 65, 191, 192, 193):
+            signatures[frame.index] = frame_signature(frame.image)
+        if frame.index > 193:
+            break
+    assert is_scene_cut(signatures[20], signatures[21])
+    assert is_scene_cut(signatures[64], signatures[65])
+    assert not is_scene_cut(signatures[19], signatures[20])
+    assert not is_scene_cut(signatures[191], signatures[192])  # a visual effect, same shot
+    assert not is_scene_cut(signatures[192], signatures[193])
