@@ -17,9 +17,15 @@ BLEND_MODES = ("laplacian", "poisson")
 
 
 def levels_for(shape: tuple[int, ...], wanted: int = 5) -> int:
-    """As many pyramid levels as the crop allows (the smallest level stays >= 8 px)."""
+    """As many pyramid levels as the crop allows (the coarsest level stays >= 16 px), so a small
+    face is not blended over a wide ring around it."""
     side = min(shape[:2])
-    return max(1, min(wanted, int(np.log2(max(side, 8) / 8))))
+    return max(1, min(wanted, int(np.log2(max(side, 16) / 16))))
+
+
+def reach(shape: tuple[int, ...], levels: int = 5) -> int:
+    """How far (pixels) a Laplacian blend spreads past the mask: its coarsest level's footprint."""
+    return 2 ** levels_for(shape, levels) + 2
 
 
 def laplacian(face: Image, backdrop: Image, mask: NDArray[np.float32], levels: int = 5) -> Image:

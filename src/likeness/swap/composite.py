@@ -109,10 +109,11 @@ def composite(frame: Image, patch: Patch | Image, mask: Mask | None = None, *,
         merged = blending.laplacian(face, backdrop, m)
     else:
         merged = blending.poisson(face, backdrop, m)
-    support = patch.support if patch.support is not None else m > 0
-    reach = 2 ** (blending.levels_for(crop.shape) + 1) + 1
-    support = cv2.dilate(support.astype(np.uint8), np.ones((3, 3), np.uint8),
-                         iterations=reach // 2) > 0 if blend == "laplacian" else support | (m > 0)
+    if patch.support is not None:
+        support = patch.support
+    else:
+        support = cv2.dilate((m > 0).astype(np.uint8), np.ones((3, 3), np.uint8),
+                             iterations=blending.reach(crop.shape)) > 0
     out = frame.copy()
     out[y:y + h, x:x + w] = np.where(support[..., None], merged, crop)
     return out

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from likeness.errors import InputError
 from likeness.faces.types import Face, Image
+from likeness.swap import blend as blending
 from likeness.swap import mesh, shape, warp
 from likeness.swap.engine import Patch, register_engine
 
@@ -140,7 +141,10 @@ class RetrievalEngine:
         image[source_px] = np.clip(texture[source_px] + 0.5, 0, 255).astype(np.uint8)
 
         mask = self._mask(q_pts, size, source_px, keep_mouth, keep_eyes)
-        support = covered | (cv2.dilate(mask, np.ones((3, 3), np.uint8)) > 0)
+        # Where the composite may change pixels: the band, and the mask widened by the blend.
+        spread = blending.reach(size)
+        support = covered | (cv2.dilate((mask > 0).astype(np.uint8),
+                                        np.ones((2 * spread + 1, 2 * spread + 1), np.uint8)) > 0)
         return Patch(image, mask, int(x0), int(y0), backdrop, support)
 
     def _keep_interiors(self, target, chosen, weights) -> tuple[bool, tuple[bool, bool]]:
