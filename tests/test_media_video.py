@@ -156,3 +156,9 @@ def test_corrupt_frame_in_the_middle_is_skipped_and_counted(tmp_path: Path, astr
     times = [f.time for f in frames]
     assert times == sorted(times) and times[-1] == pytest.approx(2.9)
     assert np.abs(frames[-1].image.astype(int) - images[-1]).mean() < 8
+
+
+def test_oversized_video_frames_are_refused_before_decoding() -> None:
+    path = shared("grid_bbaf2n.mpg")
+    with pytest.raises(MediaError, match="exceed the limit"):
+        read_frames(path, max_pixels=360 * 287)

@@ -21,8 +21,13 @@ from likeness.media.types import Frame
 AV_ERRORS = (av.FFmpegError, OSError, ValueError, EOFError)
 
 
-def open_video(path: str | Path) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
-    """Open a container and its first video stream, or raise a MediaError naming the file."""
+def open_video(
+    path: str | Path, *, max_pixels: int = 100_000_000
+) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+    """Open a container and its first video stream, or raise a MediaError naming the file.
+
+    Frame size is checked from the header before any decoding, as for images.
+    """
     path = check_file(path)
     try:
         container = av.open(str(path), "r")
@@ -34,7 +39,14 @@ def open_video(path: str | Path) -> tuple[av.container.InputContainer, av.video.
         kinds = ", ".join(sorted({s.type for s in container.streams})) or "nothing"
         container.close()
         raise MediaError(f"{path}: no video stream (it holds {kinds})")
-    return container, container.streams.video[0]
+    stream = container.streams.video[0]
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if width * height > max_pixels:
+        container.close()
+        raise MediaError(
+            f"{path}: video frames of {width}x{height} pixels exceed the limit of {max_pixels}"
+        )
+    return container, stream
 
 
 def start_seconds(container: av.container.InputContainer) -> float:
@@ -49,10 +61,10 @@ class FrameReader:
     ends, when :meth:`close` is called, or on leaving a ``with`` block.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, max_pixels: int = 100_000_000) -> None:
         self.path = Path(path)
         self.skipped = 0
-        self._container, self._stream = open_video(self.path)
+        self._container, self._stream = open_video(self.path, max_pixels=max_pixels)
         self._frames = self._decode()
 
     def __iter__(self) -> FrameReader:
@@ -113,10 +125,10 @@ class FrameReader:
             return []
 
 
-def read_frames(path: str | Path) -> FrameReader:
+def read_frames(path: str | Path, *, max_pixels: int = 100_000_000) -> FrameReader:
     """Frames of the first video stream of ``path``, upright, with times in seconds from the start.
 
     Returns a :class:`FrameReader` (an iterator of :class:`Frame`) whose ``skipped`` attribute
     tells how many corrupt frames were dropped.
     """
-    return FrameReader(path)
+    return FrameReader(path, max_pixels=max_pixels)

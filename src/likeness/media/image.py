@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 from PIL import Image as PILImage
@@ -17,7 +18,7 @@ from likeness.media.errors import MediaError
 from likeness.media.types import Image
 
 READ_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "TIFF", "BMP"})
-WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+WRITE_FORMATS = MappingProxyType({".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"})
 SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
 
 
