@@ -1,0 +1,197 @@
+"""The render pipeline, end to end on real faces: consent first, then a tagged output or nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from likeness import consent, media, swap
+from likeness.errors import ConsentError, InputError, NoFaceError
+from likeness.faces import FaceAnalyzer, distance
+from likeness.render import FrameSwapper, RenderJob, render
+from likeness.settings import Settings
+from likeness.vault import FacesetItem, init_vault
+from tests.conftest import SHARED_MEDIA, shared
+
+TALENT = "talent passphrase for tests"
+ASTRONAUT = Path(data.data_dir) / "astronaut.png"
+NEEDED = {"likeness.tagging": ("mark_frame", "seal"), "likeness.faces": ("analyze_video",), "likeness.media": ("VideoWriter", "track_progress")}
+
+
+def _missing() -> list[str]:
+    import importlib
+
+    return [f"{m}.{n}" for m, names in NEEDED.items() for n in names if not hasattr(importlib.import_module(m), n)]
+
+
+pytestmark = pytest.mark.skipif(bool(_missing()), reason=f"pipeline pieces not landed yet: {', '.join(_missing())}")
+
+
+@dataclasses.dataclass
+class Studio:
+    vault: object
+    analyzer: FaceAnalyzer
+    identity: str
+    source: np.ndarray  # a photo of the identity, to check whose face the output shows
+    grant: str
+    home: Path
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    """A vault with one enrolled identity and a film grant; a synthetic SFHQ person when the shared media is there."""
+    home = tmp_path_factory.mktemp("home")
+    settings = Settings(home=home, database_url=f"sqlite:///{home / 'vault.db'}", passphrase="vault passphrase", talent_passphrase=TALENT)
+    vault = init_vault(settings, studio="test-studio", scrypt_n=2**10)
+    source_path = SHARED_MEDIA / "syn_SFHQ_pt1_00000161.jpg"
+    # Without the shared media, the astronaut is swapped onto herself: the plumbing is still real.
+    source = media.read_image(source_path) if source_path.is_file() else data.astronaut()
+    with FaceAnalyzer() as analyzer:
+        faceset = swap.make_faceset([source], analyzer, identity="alice")
+        items = [FacesetItem(i.image, i.landmarks, i.pose, i.embedding, i.quality) for i in faceset.items]
+        vault.enrol("alice", items, talent_passphrase=TALENT)
+        grant = consent.create_grant(vault, "alice", grantee="test-studio", scopes=["film"], expires="2035-01-01", talent_passphrase=TALENT)
+        yield Studio(vault, analyzer, "alice", source, grant.id, home)
+
+
+def _job(studio: Studio, target: Path, output: Path, **kw) -> RenderJob:
+    return RenderJob(target=target, output=output, identity=studio.identity, grant_id=kw.pop("grant", studio.grant), scope=kw.pop("scope", "film"), **kw)
+
+
+def _expired_grant(studio: Studio) -> str:
+    # create_grant refuses a past expiry, so sign one that ran out yesterday the way a talent would have.
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    grant = consent.Grant(
+        id=str(uuid.uuid4()), identity="alice", grantee="test-studio", scopes=("film",), not_before=now - timedelta(days=10),
+        expires=now - timedelta(days=1), max_renders=None, visible_label=False, signer_role="self", note="", created=now - timedelta(days=10),
+    )
+    signed = consent.sign(studio.vault.owner_key("alice", TALENT), grant.payload())
+    studio.vault.store_grant("alice", grant.id, signed.payload, signed.signature, None, {"grant": grant.id})
+    return grant.id
+
+
+def _revoked_grant(studio: Studio) -> str:
+    grant = consent.create_grant(studio.vault, "alice", grantee="test-studio", scopes=["film"], expires="2035-01-01", talent_passphrase=TALENT)
+    consent.revoke_grant(studio.vault, grant.id, talent_passphrase=TALENT, reason="test")
+    return grant.id
+
+
+@pytest.mark.parametrize("case", ["revoked", "expired", "wrong scope"])
+def test_refused_grant_writes_nothing(studio, tmp_path, case):
+    grant = {"revoked": _revoked_grant, "expired": _expired_grant}.get(case, lambda s: s.grant)(studio)
+    scope = "advertising" if case == "wrong scope" else "film"
+    before = len(studio.vault.audit_entries())
+    with pytest.raises(ConsentError) as refused:
+        render(_job(studio, ASTRONAUT, tmp_path / "out.png", grant=grant, scope=scope), vault=studio.vault, analyzer=studio.analyzer, progress=False)
+    assert "nothing was written" in str(refused.value)
+    assert list(tmp_path.iterdir()) == []
+    assert len(studio.vault.audit_entries()) > before  # consent audited the refusal
+
+
+def test_image_swap_end_to_end(studio, tmp_path):
+    out = tmp_path / "astronaut-swapped.png"
+    record = render(_job(studio, ASTRONAUT, out), vault=studio.vault, analyzer=studio.analyzer, progress=False)
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporaries left
+    result, target = media.read_image(out), data.astronaut()
+    assert result.shape == target.shape
+    stored = studio.vault.render(record.render_id)
+    assert stored is not None and stored.output_sha256 == record.output_sha256 and stored.grant_id == studio.grant
+    assert 0 < record.render_id < 2**63 and record.settings["frames"] == 1 and record.settings["failed_frames"] == 0
+    [face] = studio.analyzer.detect(result)[:1]
+    [original] = studio.analyzer.detect(target)[:1]
+    x, y, w, h = original.box
+    assert np.abs(result[y:y + h, x:x + w].astype(int) - target[y:y + h, x:x + w]).mean() > 8  # the face changed
+    if (SHARED_MEDIA / "syn_SFHQ_pt1_00000161.jpg").is_file():
+        source_face = studio.analyzer.detect(studio.source)[0]
+        to_source = distance(studio.analyzer.embed(result, face), studio.analyzer.embed(studio.source, source_face))
+        to_target = distance(studio.analyzer.embed(result, face), studio.analyzer.embed(target, original))
+        assert to_source < to_target
+
+
+def test_pixels_outside_the_dilated_mask_are_unchanged(studio, tmp_path):
+    target = data.astronaut()
+    face = studio.analyzer.detect(target)[0]
+    engine = swap.make_engine("retrieval")
+    engine.prepare(studio.vault.faceset("alice"))
+    patch = engine.swap(target, face)
+    support = patch.full_mask(target.shape) > 0
+    if patch.support is not None:
+        support[patch.y:patch.y + patch.support.shape[0], patch.x:patch.x + patch.support.shape[1]] |= patch.support
+    reach = max(8, face.box[2] // 3)  # blending may feather a little past the mask, never further
+    outside = ~(cv2.dilate(support.astype(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0)
+    assert outside.mean() > 0.5
+    # Before encoding: exactly the target's pixels.
+    swapped = FrameSwapper(engine, colour="reinhard", blend="laplacian")(target, [dataclasses.replace(face, track=0)], [])
+    assert np.array_equal(swapped[outside], target[outside])
+    assert not np.array_equal(swapped[~outside], target[~outside])
+    # In the PNG output only the invisible watermark touches them (PSNR >= 40 dB there).
+    out = tmp_path / "out.png"
+    render(_job(studio, ASTRONAUT, out), vault=studio.vault, analyzer=studio.analyzer, progress=False)
+    diff = media.read_image(out)[outside].astype(float) - target[outside]
+    assert 10 * np.log10(255**2 / max(np.mean(diff**2), 1e-9)) >= 40
+
+
+def test_target_without_a_face_is_refused_and_nothing_written(studio, tmp_path):
+    with pytest.raises(NoFaceError, match="coffee.png: no face"):
+        render(_job(studio, Path(data.data_dir) / "coffee.png", tmp_path / "out.png"), vault=studio.vault, analyzer=studio.analyzer, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_video_output_for_an_image_target_is_refused(studio, tmp_path):
+    with pytest.raises(InputError, match="is an image"):
+        render(_job(studio, ASTRONAUT, tmp_path / "out.mp4"), vault=studio.vault, analyzer=studio.analyzer, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+class FlakyEngine:
+    """The real engine, except that it raises on one frame (the 4th call)."""
+
+    name = "flaky"
+
+    def __init__(self, inner, fail_on: int = 3) -> None:
+        self.inner, self.calls, self.fail_on = inner, 0, fail_on
+
+    def prepare(self, faceset) -> None:
+        self.inner.prepare(faceset)
+
+    def swap(self, frame, face):
+        self.calls += 1
+        if self.calls - 1 == self.fail_on:
+            raise RuntimeError("simulated engine failure")
+        return self.inner.swap(frame, face)
+
+
+@pytest.fixture(scope="module")
+def grid_render(studio, tmp_path_factory):
+    target = shared("grid_bbaf2n.mpg")
+    out = tmp_path_factory.mktemp("video") / "grid-swapped.mp4"
+    engine = FlakyEngine(swap.make_engine("retrieval"))
+    record = render(_job(studio, target, out), vault=studio.vault, analyzer=studio.analyzer, engine=engine, progress=False)
+    return target, out, record
+
+
+def test_video_swap_keeps_frame_count_fps_resolution_and_audio(grid_render):
+    target, out, record = grid_render
+    before, after = media.probe(target), media.probe(out)
+    assert (after.width, after.height) == (before.width, before.height)
+    assert after.frame_count == before.frame_count == record.settings["frames"]
+    assert after.fps == pytest.approx(before.fps, rel=1e-3)
+    assert after.has_audio and before.has_audio
+    assert [p.name for p in out.parent.iterdir()] == [out.name]
+
+
+def test_one_failing_frame_does_not_stop_the_video(grid_render):
+    target, out, record = grid_render
+    assert record.settings["failed_frames"] == 1
+    # The failed frame kept the last good swap: it differs from the target's frame like its neighbours do.
+    frames_in = [f.image for f in media.read_frames(target)][2:5]
+    frames_out = [f.image for f in media.read_frames(out)][2:5]
+    changes = [np.abs(a.astype(int) - b).mean() for a, b in zip(frames_in, frames_out)]
+    assert min(changes) > 0.5 * max(changes)
