@@ -70,6 +70,17 @@ def test_written_vfr_times_survive(tmp_path: Path, astronaut: np.ndarray) -> Non
     assert [f.time for f in read_frames(tmp_path / "vfr.mp4")] == pytest.approx(times, abs=1e-3)
 
 
+def test_output_is_tagged_bt709_and_reads_back_true_to_colour(tmp_path: Path, astronaut: np.ndarray) -> None:
+    with VideoWriter(tmp_path / "c.mp4", width=512, height=512, fps=25, crf=12, preset="ultrafast") as writer:
+        writer.write(astronaut)
+    with av.open(str(tmp_path / "c.mp4")) as container:
+        frame = next(container.decode(video=0))
+        assert (frame.colorspace, frame.color_range) == (1, 1)  # BT.709, limited range
+    back = next(iter(read_frames(tmp_path / "c.mp4"))).image
+    assert np.abs(back.astype(int) - astronaut).mean() < 3
+    assert np.abs(back.astype(float).mean(axis=(0, 1)) - astronaut.mean(axis=(0, 1))).max() < 1.5
+
+
 def test_odd_size_is_padded_to_even(tmp_path: Path, astronaut: np.ndarray) -> None:
     image = np.ascontiguousarray(astronaut[:101, :77])
     with VideoWriter(tmp_path / "odd.mp4", width=77, height=101, fps=10, preset="ultrafast") as writer:

@@ -22,6 +22,8 @@ from likeness.media.types import Image
 
 TICKS = 90_000  # video time base 1/90000 s: fine enough for any VFR timestamp
 CRF_CODECS = frozenset({"libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"})
+BT709 = 1  # AVCOL_SPC_BT709 = AVCOL_PRI_BT709 = AVCOL_TRC_BT709
+MPEG_RANGE = 1  # AVCOL_RANGE_MPEG: limited (16-235), what every player expects
 AUDIO_LEAD = 0.5  # seconds of audio muxed ahead of the video clock, for smooth interleaving
 
 
@@ -116,6 +118,12 @@ class VideoWriter:
         if preset is not None:
             options["preset"] = preset
         stream.options = options
+        if pix_fmt.startswith("yuv"):
+            # Say which YUV we wrote: untagged, players guess BT.601 or BT.709 from the size and
+            # HD output would shift in colour. sRGB input shares BT.709 primaries.
+            context = stream.codec_context
+            context.colorspace, context.color_primaries, context.color_trc = BT709, BT709, BT709
+            context.color_range = MPEG_RANGE
         return stream
 
     def _add_audio(self, source: Path):
@@ -145,6 +153,11 @@ class VideoWriter:
         self._last_pts = pts
         try:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")
+            if self._video.pix_fmt.startswith("yuv"):
+                frame = frame.reformat(
+                    format=self._video.pix_fmt, dst_colorspace="ITU709", dst_color_range="MPEG"
+                )
+                frame.colorspace, frame.color_range = BT709, MPEG_RANGE
             frame.pts, frame.time_base = pts, Fraction(1, TICKS)
             self._out.mux(self._video.encode(frame))
             self._copy_audio(until=pts / TICKS + AUDIO_LEAD)
