@@ -1,1 +1,23 @@
-"""likeness.vault"""
+"""likeness.vault: the encrypted talent vault (identities, facesets, grants storage, renders,
+trained models) and its hash-chained audit log."""
+
+from likeness.vault.audit import AuditEntry, AuditReport
+from likeness.vault.faceset import Coverage, Faceset, FacesetItem, coverage
+from likeness.vault.store import ROLES, GrantRecord, Identity, ModelInfo, RenderRecord, Vault, init_vault, open_vault
+
+__all__ = [
+    "AuditEntry",
+    "AuditReport",
+    "Coverage",
+    "Faceset",
+    "FacesetItem",
+    "GrantRecord",
+    "Identity",
+    "ModelInfo",
+    "RenderRecord",
+    "ROLES",
+    "Vault",
+    "coverage",
+    "init_vault",
+    "open_vault",
+]

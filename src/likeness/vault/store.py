@@ -1,0 +1,757 @@
+"""The Vault: identities, facesets, owner keys, grants storage, renders, models and the audit log.
+
+Write order everywhere: blob files first (sealed, atomic), rows and the audit entry last in one
+transaction. A crash in between leaves only stray ciphertext files, which ``open_vault`` sweeps;
+it never leaves a half identity. Deletion reverses it: the wrapped data key goes first, so
+whatever survives a crash (or was copied before) is already undecryptable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from likeness.errors import ConsentError, InputError, NoFaceError, VaultError
+from likeness.settings import Settings
+from likeness.vault import audit as audit_log
+from likeness.vault import schema
+from likeness.vault.blobs import delete_blob, read_blob, stray_files, write_blob
+from likeness.vault.crypto import (
+    DEFAULT_SCRYPT_N,
+    KdfParams,
+    associated_data,
+    derive_key,
+    new_kdf_params,
+    new_key,
+    seal,
+    unseal,
+)
+from likeness.vault.database import make_engine, migrate, sqlite_path
+from likeness.vault.faceset import (
+    Coverage,
+    Faceset,
+    FacesetItem,
+    coverage,
+    embeddings_bytes,
+    embeddings_from_bytes,
+    item_bytes,
+    item_from_bytes,
+)
+from likeness.vault.firewall import closest, same_person, strangers
+from likeness.vault.talent_keys import new_owner_key, unlock_owner_key
+
+ROLES = ("self", "guardian", "estate", "agent")
+KEYCHECK = b"likeness vault key check v1"
+ORPHAN_GRACE_S = 600.0  # younger stray blobs may belong to an enrolment still in flight
+_ENROL_LOCK = 0x454E524C  # "ENRL": serialises firewall checks on PostgreSQL
+
+
+@dataclass(frozen=True)
+class Identity:
+    id: str
+    name: str
+    role: str
+    created: str
+    items: int
+    coverage: Coverage
+    owner_public: bytes  # raw Ed25519 public key
+    status: str = "active"
+
+    @property
+    def fingerprint(self) -> str:
+        """Short hex id of the owner key, for people to compare by eye."""
+        import hashlib
+
+        return hashlib.sha256(self.owner_public).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class GrantRecord:
+    """A grant as stored: the exact signed payload and signature, plus the quota counter."""
+
+    id: str
+    identity: str
+    payload: str
+    signature: str
+    max_renders: int | None
+    used: int
+    created: str
+    revocation: tuple[str, str] | None = None  # (payload, signature) of the signed revocation
+
+
+@dataclass(frozen=True)
+class RenderRecord:
+    """One render in the registry; ``render_id`` is what the watermark carries."""
+
+    render_id: int
+    grant_id: str
+    identity: str
+    target_sha256: str
+    output_sha256: str
+    engine: str
+    settings: dict[str, Any]
+    time: float
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    identity: str
+    meta: dict[str, Any]
+    created: str
+
+
+def _now() -> str:
+    return audit_log.now_iso()
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200 or any(ord(c) < 32 for c in name):
+        raise InputError(f"identity name {name!r} must be 1-200 printable characters")
+    return name
+
+
+class Vault:
+    """An unlocked vault. Owns its database engine and the master key; close it when done."""
+
+    def __init__(self, settings: Settings, engine: Engine, master_key: bytes, studio: str, scrypt_n: int):
+        self.settings = settings
+        self._engine = engine
+        self._master = master_key
+        self.studio = studio
+        self.scrypt_n = scrypt_n
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def __enter__(self) -> "Vault":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.settings.blobs
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as connection:
+                yield connection
+        except IntegrityError as exc:
+            raise VaultError(f"the vault refused a conflicting write: {exc.orig}") from None
+        except SQLAlchemyError as exc:
+            raise VaultError(f"vault database error: {getattr(exc, 'orig', None) or exc}") from None
+
+    def _lock_enrolment(self, connection: Connection) -> None:
+        # SQLite already holds the write lock (BEGIN IMMEDIATE); PostgreSQL needs it said.
+        if self._engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ENROL_LOCK})
+
+    def _wrap(self, data_key: bytes, identity_id: str) -> bytes:
+        return seal(self._master, data_key, associated_data("data-key", identity_id))
+
+    def _data_key(self, connection: Connection, identity: Identity) -> bytes:
+        wrapped = connection.execute(
+            select(schema.data_keys.c.wrapped).where(schema.data_keys.c.identity_id == identity.id)
+        ).scalar_one_or_none()
+        if wrapped is None:
+            raise VaultError(f"identity {identity.name!r} has no data key (it was deleted)")
+        return unseal(self._master, wrapped, associated_data("data-key", identity.id), what=f"data key of {identity.name!r}")
+
+    def _seal_blob(self, data_key: bytes, identity_id: str, kind: str, plaintext: bytes) -> str:
+        blob_id = uuid.uuid4().hex
+        write_blob(self.blobs_dir, blob_id, seal(data_key, plaintext, associated_data("blob", identity_id, blob_id, kind)))
+        return blob_id
+
+    def _open_blob(self, data_key: bytes, identity: Identity, blob_id: str, kind: str) -> bytes:
+        sealed = read_blob(self.blobs_dir, blob_id)
+        path = self.blobs_dir / f"{blob_id}.blob"
+        return unseal(data_key, sealed, associated_data("blob", identity.id, blob_id, kind), what=f"blob {path} ({kind} of {identity.name!r})")
+
+    # -- studio -------------------------------------------------------------------------------
+
+    def _meta(self, key: str) -> bytes:
+        with self._tx() as connection:
+            value = connection.execute(select(schema.meta.c.value).where(schema.meta.c.key == key)).scalar_one_or_none()
+        if value is None:
+            raise VaultError(f"the vault has no {key}; it was not initialised completely")
+        return value
+
+    def c2pa_root(self) -> bytes:
+        """The studio root certificate (PEM): the trust anchor ``verify`` checks against."""
+        return self._meta("root_cert")
+
+    def c2pa_signing(self) -> tuple[bytes, bytes]:
+        """(leaf + root certificate chain PEM, leaf private key PEM), decrypted in memory."""
+        chain = self._meta("leaf_cert") + self._meta("root_cert")
+        key = unseal(self._master, self._meta("leaf_key"), associated_data("studio-leaf-key"), what="studio signing key")
+        return chain, key
+
+    # -- audit --------------------------------------------------------------------------------
+
+    def audit(self, event: str, data: dict[str, Any]) -> audit_log.AuditEntry:
+        """Append one entry (plain JSON, no face data) to the hash chain."""
+        with self._tx() as connection:
+            return audit_log.append(connection, event, data)
+
+    def audit_entries(self, *, limit: int | None = None) -> list[audit_log.AuditEntry]:
+        with self._tx() as connection:
+            return audit_log.entries(connection, limit=limit)
+
+    def verify_audit(self) -> audit_log.AuditReport:
+        with self._tx() as connection:
+            return audit_log.verify(connection)
+
+    # -- identities ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _identity_from_row(row: Any) -> Identity:
+        return Identity(
+            id=row.id,
+            name=row.name,
+            role=row.role,
+            created=row.created,
+            items=row.item_count,
+            coverage=Coverage.from_dict(json.loads(row.coverage)),
+            owner_public=bytes(row.owner_public),
+            status=row.status,
+        )
+
+    def _identity_in(self, connection: Connection, name: str) -> Identity:
+        row = connection.execute(
+            select(schema.identities).where(schema.identities.c.name == name, schema.identities.c.status == "active")
+        ).one_or_none()
+        if row is None:
+            raise InputError(f"no identity named {name!r} in the vault")
+        return self._identity_from_row(row)
+
+    def identity(self, name: str) -> Identity:
+        with self._tx() as connection:
+            return self._identity_in(connection, name)
+
+    def identities(self) -> list[Identity]:
+        with self._tx() as connection:
+            rows = connection.execute(
+                select(schema.identities).where(schema.identities.c.status == "active").order_by(schema.identities.c.name)
+            ).all()
+        return [self._identity_from_row(row) for row in rows]
+
+    def _embeddings_in(self, connection: Connection, identity: Identity) -> np.ndarray:
+        blob_id = connection.execute(
+            select(schema.blobs.c.id).where(schema.blobs.c.identity_id == identity.id, schema.blobs.c.kind == "embeddings")
+        ).scalar_one_or_none()
+        if blob_id is None:
+            return np.zeros((0, 128), np.float32)
+        return embeddings_from_bytes(self._open_blob(self._data_key(connection, identity), identity, blob_id, "embeddings"))
+
+    def _all_embeddings(self, connection: Connection, *, exclude: str | None = None) -> dict[str, np.ndarray]:
+        rows = connection.execute(select(schema.identities).where(schema.identities.c.status == "active")).all()
+        return {
+            row.name: self._embeddings_in(connection, self._identity_from_row(row)) for row in rows if row.name != exclude
+        }
+
+    def _firewall(self, connection: Connection, name: str, items: list[FacesetItem]) -> None:
+        embeddings = np.stack([item.embedding for item in items])
+        odd = strangers(embeddings)
+        if odd:
+            raise ConsentError(
+                f"refused: the faceset for {name!r} holds more than one person (crops {', '.join(map(str, odd[:5]))} are someone else)"
+            )
+        match = closest(embeddings, self._all_embeddings(connection, exclude=name))
+        if match is not None:
+            raise ConsentError(
+                f"refused: this face is already enrolled as {match.identity!r} (distance {match.distance:.2f}); "
+                "one person, one identity"
+            )
+
+    def enrol(
+        self,
+        name: str,
+        items: list[FacesetItem],
+        *,
+        role: str = "self",
+        talent_passphrase: str | None = None,
+        sources: list[str] | None = None,
+    ) -> Identity:
+        """Store a new identity: firewall checks, sealed blobs, then one committing transaction."""
+        name = _check_name(name)
+        if role not in ROLES:
+            raise InputError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        if not items:
+            raise NoFaceError(f"no usable face to enrol for {name!r}")
+        if any(i.name == name for i in self.identities()):
+            raise InputError(f"identity {name!r} already exists; add media to it with `likeness identity add`")
+        identity_id = str(uuid.uuid4())
+        owner = new_owner_key(identity_id, talent_passphrase or "", scrypt_n=self.scrypt_n)
+        data_key = new_key()
+        written: list[str] = []
+        try:
+            for item in items:
+                written.append(self._seal_blob(data_key, identity_id, "item", item_bytes(item)))
+            embeddings_id = self._seal_blob(
+                data_key, identity_id, "embeddings", embeddings_bytes(np.stack([i.embedding for i in items]))
+            )
+            written.append(embeddings_id)
+            cover = coverage(items)
+            created = _now()
+            with self._tx() as connection:
+                self._lock_enrolment(connection)
+                self._firewall(connection, name, items)
+                connection.execute(
+                    insert(schema.identities).values(
+                        id=identity_id,
+                        name=name,
+                        role=role,
+                        status="active",
+                        created=created,
+                        item_count=len(items),
+                        coverage=json.dumps(cover.as_dict()),
+                        owner_public=owner.public_raw,
+                        owner_key=owner.sealed_private,
+                        owner_kdf=owner.kdf_json,
+                    )
+                )
+                connection.execute(insert(schema.data_keys).values(identity_id=identity_id, wrapped=self._wrap(data_key, identity_id)))
+                kinds = ["item"] * len(items) + ["embeddings"]
+                connection.execute(
+                    insert(schema.blobs),
+                    [{"id": b, "identity_id": identity_id, "kind": k, "created": created} for b, k in zip(written, kinds)],
+                )
+                audit_log.append(
+                    connection,
+                    "identity.enrol",
+                    {"identity": name, "id": identity_id, "role": role, "items": len(items), "sources": [Path(s).name for s in sources or []]},
+                )
+        except BaseException:
+            for blob_id in written:
+                delete_blob(self.blobs_dir, blob_id)
+            raise
+        return self.identity(name)
+
+    def add_media(self, name: str, items: list[FacesetItem], *, sources: list[str] | None = None) -> Identity:
+        """Add crops to an existing identity, after checking they show the same person."""
+        if not items:
+            raise NoFaceError(f"no usable face to add to {name!r}")
+        identity = self.identity(name)
+        with self._tx() as connection:
+            data_key = self._data_key(connection, identity)
+            old = self._embeddings_in(connection, identity)
+        new = np.stack([i.embedding for i in items])
+        odd = strangers(new)
+        if odd or (len(old) and same_person(new, old) is None):
+            raise ConsentError(f"refused: the new media does not show {name!r} (or shows several people)")
+        written: list[str] = []
+        try:
+            for item in items:
+                written.append(self._seal_blob(data_key, identity.id, "item", item_bytes(item)))
+            emb_id = self._seal_blob(data_key, identity.id, "embeddings", embeddings_bytes(np.concatenate([old, new])))
+            written.append(emb_id)
+            faceset = self.faceset(name)
+            cover = coverage(list(faceset.items) + list(items))
+            created = _now()
+            with self._tx() as connection:
+                self._lock_enrolment(connection)
+                old_emb = connection.execute(
+                    select(schema.blobs.c.id).where(schema.blobs.c.identity_id == identity.id, schema.blobs.c.kind == "embeddings")
+                ).scalars().all()
+                connection.execute(delete(schema.blobs).where(schema.blobs.c.id.in_(old_emb)))
+                kinds = ["item"] * len(items) + ["embeddings"]
+                connection.execute(
+                    insert(schema.blobs),
+                    [{"id": b, "identity_id": identity.id, "kind": k, "created": created} for b, k in zip(written, kinds)],
+                )
+                connection.execute(
+                    update(schema.identities)
+                    .where(schema.identities.c.id == identity.id)
+                    .values(item_count=cover.items, coverage=json.dumps(cover.as_dict()))
+                )
+                audit_log.append(
+                    connection, "identity.add", {"identity": name, "items": len(items), "sources": [Path(s).name for s in sources or []]}
+                )
+        except BaseException:
+            for blob_id in written:
+                delete_blob(self.blobs_dir, blob_id)
+            raise
+        for blob_id in old_emb:
+            delete_blob(self.blobs_dir, blob_id)
+        return self.identity(name)
+
+    def faceset(self, name: str) -> Faceset:
+        """Every crop of ``name``, decrypted into memory (never onto disk)."""
+        with self._tx() as connection:
+            identity = self._identity_in(connection, name)
+            data_key = self._data_key(connection, identity)
+            blob_ids = connection.execute(
+                select(schema.blobs.c.id)
+                .where(schema.blobs.c.identity_id == identity.id, schema.blobs.c.kind == "item")
+                .order_by(schema.blobs.c.created, schema.blobs.c.id)
+            ).scalars().all()
+        items = tuple(
+            item_from_bytes(self._open_blob(data_key, identity, b, "item"), what=f"blob {b}") for b in blob_ids
+        )
+        return Faceset(identity=name, items=items)
+
+    def embeddings(self, name: str) -> np.ndarray:
+        with self._tx() as connection:
+            return self._embeddings_in(connection, self._identity_in(connection, name))
+
+    def match(self, embeddings: np.ndarray) -> str | None:
+        """The enrolled identity these embeddings belong to, if any (the firewall's question)."""
+        with self._tx() as connection:
+            found = closest(np.asarray(embeddings).reshape(-1, 128), self._all_embeddings(connection))
+        return found.identity if found else None
+
+    def owner_key(self, name: str, talent_passphrase: str | None):  # -> Ed25519PrivateKey
+        """The talent's private signing key; needs the talent passphrase, not the vault's."""
+        with self._tx() as connection:
+            row = connection.execute(
+                select(schema.identities).where(schema.identities.c.name == name, schema.identities.c.status == "active")
+            ).one_or_none()
+        if row is None:
+            raise InputError(f"no identity named {name!r} in the vault")
+        return unlock_owner_key(name, row.id, bytes(row.owner_key), row.owner_kdf, talent_passphrase)
+
+    def delete_identity(self, name: str) -> None:
+        """Crypto-shred: drop the wrapped data key (committed first), then blobs, models and rows."""
+        with self._tx() as connection:
+            identity = self._identity_in(connection, name)
+            connection.execute(delete(schema.data_keys).where(schema.data_keys.c.identity_id == identity.id))
+            connection.execute(update(schema.identities).where(schema.identities.c.id == identity.id).values(status="deleting"))
+            audit_log.append(connection, "identity.delete", {"identity": name, "id": identity.id})
+        self._finish_deletion(identity.id)
+
+    def _finish_deletion(self, identity_id: str) -> None:
+        with self._tx() as connection:
+            blob_ids = connection.execute(select(schema.blobs.c.id).where(schema.blobs.c.identity_id == identity_id)).scalars().all()
+        for blob_id in blob_ids:
+            delete_blob(self.blobs_dir, blob_id)
+        with self._tx() as connection:
+            grant_ids = select(schema.grants.c.id).where(schema.grants.c.identity_id == identity_id)
+            connection.execute(delete(schema.revocations).where(schema.revocations.c.grant_id.in_(grant_ids)))
+            connection.execute(delete(schema.grants).where(schema.grants.c.identity_id == identity_id))
+            connection.execute(delete(schema.models).where(schema.models.c.identity_id == identity_id))
+            connection.execute(delete(schema.blobs).where(schema.blobs.c.identity_id == identity_id))
+            connection.execute(delete(schema.data_keys).where(schema.data_keys.c.identity_id == identity_id))
+            connection.execute(delete(schema.identities).where(schema.identities.c.id == identity_id))
+        self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        # Fold the WAL into the database (secure_delete zeroed the freed pages) and truncate it,
+        # so the shredded key does not linger in the log file.
+        if self._engine.dialect.name == "sqlite":
+            with self._engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def recover(self, *, min_age_s: float = ORPHAN_GRACE_S) -> int:
+        """Finish interrupted deletions and remove stray blob files; returns files removed."""
+        with self._tx() as connection:
+            pending = connection.execute(
+                select(schema.identities.c.id).where(schema.identities.c.status == "deleting")
+            ).scalars().all()
+        for identity_id in pending:
+            self._finish_deletion(identity_id)
+        with self._tx() as connection:
+            known = set(connection.execute(select(schema.blobs.c.id)).scalars().all())
+        strays = stray_files(self.blobs_dir, known, min_age_s=min_age_s)
+        for path in strays:
+            path.unlink(missing_ok=True)
+        return len(strays)
+
+    # -- grants (the consent package signs and checks; the vault stores and counts) ----------
+
+    def store_grant(self, identity: str, grant_id: str, payload: str, signature: str, max_renders: int | None, audit_data: dict) -> None:
+        with self._tx() as connection:
+            ident = self._identity_in(connection, identity)
+            exists = connection.execute(select(schema.grants.c.id).where(schema.grants.c.id == grant_id)).first()
+            if exists:
+                raise InputError(f"grant {grant_id} is already in the vault")
+            connection.execute(
+                insert(schema.grants).values(
+                    id=grant_id, identity_id=ident.id, payload=payload, signature=signature, max_renders=max_renders, used=0, created=_now()
+                )
+            )
+            audit_log.append(connection, "grant.create", audit_data)
+
+    def store_revocation(self, grant_id: str, payload: str, signature: str, audit_data: dict) -> None:
+        with self._tx() as connection:
+            if connection.execute(select(schema.revocations.c.grant_id).where(schema.revocations.c.grant_id == grant_id)).first():
+                raise InputError(f"grant {grant_id} is already revoked")
+            connection.execute(insert(schema.revocations).values(grant_id=grant_id, payload=payload, signature=signature, created=_now()))
+            audit_log.append(connection, "grant.revoke", audit_data)
+
+    def _grant_query(self):  # noqa: ANN202
+        return (
+            select(
+                schema.grants,
+                schema.identities.c.name.label("identity_name"),
+                schema.revocations.c.payload.label("rev_payload"),
+                schema.revocations.c.signature.label("rev_signature"),
+            )
+            .join(schema.identities, schema.identities.c.id == schema.grants.c.identity_id)
+            .outerjoin(schema.revocations, schema.revocations.c.grant_id == schema.grants.c.id)
+            .where(schema.identities.c.status == "active")
+        )
+
+    @staticmethod
+    def _grant_from_row(row: Any) -> GrantRecord:
+        return GrantRecord(
+            id=row.id,
+            identity=row.identity_name,
+            payload=row.payload,
+            signature=row.signature,
+            max_renders=row.max_renders,
+            used=row.used,
+            created=row.created,
+            revocation=(row.rev_payload, row.rev_signature) if row.rev_payload is not None else None,
+        )
+
+    def grant_record(self, grant_id: str) -> GrantRecord | None:
+        with self._tx() as connection:
+            row = connection.execute(self._grant_query().where(schema.grants.c.id == grant_id)).one_or_none()
+        return self._grant_from_row(row) if row else None
+
+    def grant_records(self, identity: str | None = None) -> list[GrantRecord]:
+        query = self._grant_query().order_by(schema.grants.c.created)
+        if identity is not None:
+            query = query.where(schema.identities.c.name == identity)
+        with self._tx() as connection:
+            return [self._grant_from_row(row) for row in connection.execute(query).all()]
+
+    def take_render(self, grant_id: str, audit_event: str, audit_data: dict) -> bool:
+        """Take one unit of the grant's quota and audit the outcome, in one transaction.
+
+        The conditional UPDATE is the whole race story: SQLite serialises writers (BEGIN
+        IMMEDIATE) and PostgreSQL re-checks ``used < max_renders`` after the row lock, so N
+        racers on k slots get exactly k rows updated.
+        """
+        grants = schema.grants
+        with self._tx() as connection:
+            result = connection.execute(
+                update(grants)
+                .where(grants.c.id == grant_id, (grants.c.max_renders.is_(None)) | (grants.c.used < grants.c.max_renders))
+                .values(used=grants.c.used + 1)
+            )
+            taken = result.rowcount == 1
+            data = dict(audit_data, allowed=bool(audit_data.get("allowed", True)) and taken)
+            if not taken:
+                data["reasons"] = list(data.get("reasons", [])) + ["quota exhausted"]
+            audit_log.append(connection, audit_event, data)
+        return taken
+
+    # -- renders ------------------------------------------------------------------------------
+
+    def record_render(self, record: RenderRecord) -> None:
+        when = datetime.fromtimestamp(record.time, timezone.utc).isoformat(timespec="microseconds")
+        with self._tx() as connection:
+            connection.execute(
+                insert(schema.renders).values(
+                    id=record.render_id,
+                    grant_id=record.grant_id,
+                    identity=record.identity,
+                    target_sha256=record.target_sha256,
+                    output_sha256=record.output_sha256,
+                    engine=record.engine,
+                    settings=audit_log.canonical(record.settings).decode("utf-8"),
+                    time=when,
+                )
+            )
+            audit_log.append(
+                connection,
+                "render.record",
+                {"render_id": record.render_id, "grant": record.grant_id, "identity": record.identity, "output_sha256": record.output_sha256},
+            )
+
+    def render(self, render_id: int) -> RenderRecord | None:
+        with self._tx() as connection:
+            row = connection.execute(select(schema.renders).where(schema.renders.c.id == int(render_id))).one_or_none()
+        if row is None:
+            return None
+        return RenderRecord(
+            render_id=row.id,
+            grant_id=row.grant_id,
+            identity=row.identity,
+            target_sha256=row.target_sha256,
+            output_sha256=row.output_sha256,
+            engine=row.engine,
+            settings=json.loads(row.settings),
+            time=datetime.fromisoformat(row.time).timestamp(),
+        )
+
+    # -- trained models -----------------------------------------------------------------------
+
+    def put_model(self, identity: str, payload: bytes, meta: dict[str, Any]) -> str:
+        """Seal a trained model under the identity's data key; shredded with the identity."""
+        ident = self.identity(identity)
+        with self._tx() as connection:
+            data_key = self._data_key(connection, ident)
+        model_id = uuid.uuid4().hex
+        blob_id = self._seal_blob(data_key, ident.id, "model", bytes(payload))
+        sealed_meta = seal(data_key, audit_log.canonical(meta), associated_data("model-meta", ident.id, model_id))
+        try:
+            with self._tx() as connection:
+                created = _now()
+                connection.execute(insert(schema.blobs).values(id=blob_id, identity_id=ident.id, kind="model", created=created))
+                connection.execute(
+                    insert(schema.models).values(id=model_id, identity_id=ident.id, blob_id=blob_id, meta=sealed_meta, created=created)
+                )
+                audit_log.append(connection, "model.put", {"identity": identity, "model": model_id, "bytes": len(payload)})
+        except BaseException:
+            delete_blob(self.blobs_dir, blob_id)
+            raise
+        return model_id
+
+    def _model_row(self, connection: Connection, model_id: str) -> tuple[Any, Identity]:
+        row = connection.execute(select(schema.models).where(schema.models.c.id == model_id)).one_or_none()
+        if row is None:
+            raise InputError(f"no model {model_id} in the vault")
+        ident_row = connection.execute(select(schema.identities).where(schema.identities.c.id == row.identity_id)).one()
+        return row, self._identity_from_row(ident_row)
+
+    def get_model(self, model_id: str) -> tuple[bytes, dict[str, Any]]:
+        with self._tx() as connection:
+            row, ident = self._model_row(connection, model_id)
+            data_key = self._data_key(connection, ident)
+        payload = self._open_blob(data_key, ident, row.blob_id, "model")
+        meta = unseal(data_key, row.meta, associated_data("model-meta", ident.id, model_id), what=f"metadata of model {model_id}")
+        return payload, json.loads(meta)
+
+    def list_models(self, identity: str | None = None) -> list[ModelInfo]:
+        out = []
+        with self._tx() as connection:
+            query = select(schema.models).order_by(schema.models.c.created)
+            if identity is not None:
+                query = query.where(schema.models.c.identity_id == self._identity_in(connection, identity).id)
+            for row in connection.execute(query).all():
+                _, ident = self._model_row(connection, row.id)
+                if ident.status != "active":
+                    continue
+                data_key = self._data_key(connection, ident)
+                meta = unseal(data_key, row.meta, associated_data("model-meta", ident.id, row.id), what=f"metadata of model {row.id}")
+                out.append(ModelInfo(row.id, ident.name, json.loads(meta), row.created))
+        return out
+
+    def delete_model(self, model_id: str) -> None:
+        with self._tx() as connection:
+            row, ident = self._model_row(connection, model_id)
+            connection.execute(delete(schema.models).where(schema.models.c.id == model_id))
+            connection.execute(delete(schema.blobs).where(schema.blobs.c.id == row.blob_id))
+            audit_log.append(connection, "model.delete", {"identity": ident.name, "model": model_id})
+        delete_blob(self.blobs_dir, row.blob_id)
+
+
+# -- creating and opening ---------------------------------------------------------------------
+
+
+def _require_passphrase(settings: Settings) -> str:
+    if not settings.passphrase:
+        raise VaultError("no vault passphrase: set LIKENESS_PASSPHRASE or enter it at the prompt")
+    return settings.passphrase
+
+
+def _prepare_home(settings: Settings) -> None:
+    try:
+        settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        settings.blobs.mkdir(exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise VaultError(f"cannot create the vault folder {settings.home}: {exc.strerror}") from None
+
+
+def _read_meta(connection: Connection) -> dict[str, bytes]:
+    return {row.key: bytes(row.value) for row in connection.execute(select(schema.meta)).all()}
+
+
+def init_vault(settings: Settings, *, studio: str = "demo-studio", scrypt_n: int = DEFAULT_SCRYPT_N) -> Vault:
+    """Create a vault: master key (scrypt, salt in the DB), studio C2PA chain, audit chain."""
+    from likeness.vault.certs import make_studio_chain
+
+    passphrase = _require_passphrase(settings)
+    studio = studio.strip()
+    if not studio or len(studio) > 200:
+        raise InputError("the studio name must be 1-200 characters")
+    _prepare_home(settings)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    params = new_kdf_params(scrypt_n)
+    master = derive_key(passphrase, params)
+    chain = make_studio_chain(studio)
+    kdf = json.dumps({"salt": params.salt.hex(), "n": params.n, "r": params.r, "p": params.p}).encode()
+    try:
+        with engine.begin() as connection:
+            if _read_meta(connection):
+                raise VaultError(f"a vault already exists at {_where(settings)}; open it instead")
+            rows = {
+                "kdf": kdf,
+                "keycheck": seal(master, KEYCHECK, associated_data("keycheck")),
+                "studio": studio.encode("utf-8"),
+                "root_cert": chain.root_cert_pem,
+                "leaf_cert": chain.leaf_cert_pem,
+                "leaf_key": seal(master, chain.leaf_key_pem, associated_data("studio-leaf-key")),
+            }
+            connection.execute(insert(schema.meta), [{"key": k, "value": v} for k, v in rows.items()])
+            audit_log.start_chain(connection)
+            audit_log.append(connection, "vault.init", {"studio": studio})
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise VaultError(f"cannot initialise the vault: {getattr(exc, 'orig', None) or exc}") from None
+    except BaseException:
+        engine.dispose()
+        raise
+    return Vault(settings, engine, master, studio, params.n)
+
+
+def _where(settings: Settings) -> str:
+    url = settings.database_url
+    return str(settings.home) if url.startswith("sqlite") else url.split("@")[-1]
+
+
+def open_vault(settings: Settings, *, recover: bool = True) -> Vault:
+    """Unlock an existing vault; VaultError (nothing changed) on a wrong passphrase."""
+    if settings.database_url.startswith("sqlite"):
+        path = settings.database_url.split("///", 1)[-1]
+        if not os.path.exists(path):
+            raise VaultError(f"no vault at {settings.home}: run `likeness init` first")
+    passphrase = _require_passphrase(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        try:
+            with engine.connect() as connection:
+                meta = _read_meta(connection)
+        except SQLAlchemyError:
+            meta = {}
+        if "keycheck" not in meta:
+            raise VaultError(f"no vault at {_where(settings)}: run `likeness init` first")
+        kdf = json.loads(meta["kdf"])
+        params = KdfParams(salt=bytes.fromhex(kdf["salt"]), n=int(kdf["n"]), r=int(kdf["r"]), p=int(kdf["p"]))
+        master = derive_key(passphrase, params)
+        try:
+            unseal(master, meta["keycheck"], associated_data("keycheck"), what="key check")
+        except VaultError:
+            raise VaultError(f"wrong vault passphrase for {_where(settings)}") from None
+        migrate(engine)  # only after the passphrase is proven: a wrong one changes nothing
+        vault = Vault(settings, engine, master, meta["studio"].decode("utf-8"), params.n)
+    except BaseException:
+        engine.dispose()
+        raise
+    if recover:
+        _prepare_home(settings)
+        vault.recover()
+    return vault
