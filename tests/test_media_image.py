@@ -146,3 +146,15 @@ def test_unsupported_image_type_is_named(tmp_path: Path, astronaut: np.ndarray) 
 def test_write_refuses_unknown_suffix(tmp_path: Path, astronaut: np.ndarray) -> None:
     with pytest.raises(MediaError, match=r"\.bmp"):
         write_image(tmp_path / "a.bmp", astronaut)
+
+
+def test_write_refuses_arrays_that_are_not_rgb8(tmp_path: Path, astronaut: np.ndarray) -> None:
+    with pytest.raises(MediaError, match="expected an RGB uint8"):
+        write_image(tmp_path / "f.png", astronaut.astype(np.float32))
+    with pytest.raises(MediaError, match="expected an RGB uint8"):
+        write_image(tmp_path / "g.png", astronaut[:, :, 0])
+
+
+def test_write_into_missing_folder_names_the_file(tmp_path: Path, astronaut: np.ndarray) -> None:
+    with pytest.raises(MediaError, match="cannot write image"):
+        write_image(tmp_path / "nowhere" / "a.png", astronaut)
