@@ -125,20 +125,24 @@ class RetrievalEngine:
         bx, by = warp.maps(raster, warp.affines(q_ext, t_ext, all_tris), size)
         reshaped_target = warp.remap(crop, bx, by)
         covered = raster.ids >= 0
-        backdrop = crop.copy()
-        backdrop[covered] = reshaped_target[covered]
+        backdrop = np.where(covered[..., None], reshaped_target, crop)
 
         # Source texture: the chosen crops warped onto the same mesh, averaged.
-        texture = np.zeros(size + (3,), np.float32)
+        texture = None
         for index, weight in zip(chosen, weights):
             src = self._crops[index]
             src_ext = np.concatenate([src.points, ring_pts]).astype(np.float32)
             sx, sy = warp.maps(raster, warp.affines(q_ext, src_ext, all_tris), size,
                                select=~own)
-            texture += weight * warp.remap(src.image, sx, sy).astype(np.float32)
-        source_px = np.isin(raster.ids, np.flatnonzero(~own))
-        image = backdrop.copy()
-        image[source_px] = np.clip(texture[source_px] + 0.5, 0, 255).astype(np.uint8)
+            warped = warp.remap(src.image, sx, sy)
+            if texture is None:
+                texture, total = warped, float(weight)
+            else:
+                total += float(weight)
+                texture = cv2.addWeighted(texture, 1 - weight / total, warped, weight / total, 0)
+        from_source = np.concatenate([[False], ~own])  # ids are shifted by one: -1 -> 0
+        source_px = from_source[raster.ids + 1]
+        image = np.where(source_px[..., None], texture, backdrop)
 
         mask = self._mask(q_pts, size, source_px, keep_mouth, keep_eyes)
         # Where the composite may change pixels: the band, and the mask widened by the blend.

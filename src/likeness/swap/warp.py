@@ -46,14 +46,21 @@ def affines(dst: NDArray[np.float32], src: NDArray[np.float32],
     """(T, 2, 3) matrices mapping each destination triangle onto its source triangle."""
     d = np.asarray(dst, np.float64)[triangles][..., :2]  # (T, 3, 2)
     s = np.asarray(src, np.float64)[triangles][..., :2]
-    dh = np.concatenate([d, np.ones(d.shape[:2] + (1,))], axis=2)  # (T, 3, 3) rows = vertices
-    det = np.linalg.det(dh)
+    # Closed-form inverse of each [[x0 x1 x2], [y0 y1 y2], [1 1 1]] (batched linalg is slow here).
+    x0, y0 = d[:, 0, 0], d[:, 0, 1]
+    x1, y1 = d[:, 1, 0], d[:, 1, 1]
+    x2, y2 = d[:, 2, 0], d[:, 2, 1]
+    det = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
     ok = np.abs(det) > 1e-6
-    out = np.zeros((len(triangles), 2, 3))
+    det = np.where(ok, det, 1.0)
+    # Barycentric weights as affine functions of (x, y): rows = vertices, columns = (x, y, 1).
+    bary = np.stack([
+        np.stack([y1 - y2, x2 - x1, x1 * y2 - x2 * y1], 1),
+        np.stack([y2 - y0, x0 - x2, x2 * y0 - x0 * y2], 1),
+        np.stack([y0 - y1, x1 - x0, x0 * y1 - x1 * y0], 1),
+    ], 1) / det[:, None, None]  # (T, 3, 3)
+    out = np.einsum("tvc,tvk->tck", s, bary)  # (T, 2, 3)
     out[~ok] = [[1, 0, 0], [0, 1, 0]]  # degenerate (zero-area) triangles cover no pixel anyway
-    if ok.any():
-        # Solve dh @ M = s for M (3x2), then A = M.T.
-        out[ok] = np.transpose(np.linalg.solve(dh[ok], s[ok]), (0, 2, 1))
     return out.astype(np.float32)
 
 
