@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -178,7 +179,7 @@ class Vault:
         return unseal(self._master, wrapped, associated_data("data-key", identity.id), what=f"data key of {identity.name!r}")
 
     def _seal_blob(self, data_key: bytes, identity_id: str, kind: str, plaintext: bytes) -> str:
-        blob_id = uuid.uuid4().hex
+        blob_id = f"{time.time_ns():016x}{os.urandom(8).hex()}"  # sorts in write order: crops keep their order
         write_blob(self.blobs_dir, blob_id, seal(data_key, plaintext, associated_data("blob", identity_id, blob_id, kind)))
         return blob_id
 
@@ -403,7 +404,7 @@ class Vault:
             blob_ids = connection.execute(
                 select(schema.blobs.c.id)
                 .where(schema.blobs.c.identity_id == identity.id, schema.blobs.c.kind == "item")
-                .order_by(schema.blobs.c.created, schema.blobs.c.id)
+                .order_by(schema.blobs.c.id)
             ).scalars().all()
         items = tuple(
             item_from_bytes(self._open_blob(data_key, identity, b, "item"), what=f"blob {b}") for b in blob_ids
@@ -458,8 +459,11 @@ class Vault:
         # Fold the WAL into the database (secure_delete zeroed the freed pages) and truncate it,
         # so the shredded key does not linger in the log file.
         if self._engine.dialect.name == "sqlite":
-            with self._engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            raw = self._engine.raw_connection()  # outside any transaction: a checkpoint cannot run in one
+            try:
+                raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                raw.close()
 
     def recover(self, *, min_age_s: float = ORPHAN_GRACE_S) -> int:
         """Finish interrupted deletions and remove stray blob files; returns files removed."""
