@@ -4,7 +4,9 @@ Pipeline per image:
 
 1. mediapipe's full-range detector (``model_selection=1``) on the whole image and, for images
    much larger than the smallest wanted face, on overlapping tiles of a pyramid (the detector sees
-   a 192 px input, so a 40 px face in a 1080p frame would shrink to ~4 px without tiling);
+   a 192 px input, so a 40 px face in a 1080p frame would shrink to ~4 px without tiling); plus
+   the short-range detector on the whole image, because the full-range one misses faces that fill
+   most of the frame (syn_motion frames 57-59: 90% of the width);
 2. non-maximum suppression of the detections (tiles overlap, levels repeat faces);
 3. the face mesh (``refine_landmarks=True``: 468 + 10 iris points) on a square crop around each
    detection, mapped back to image pixels; a mesh that fails or lands away from its detection is
@@ -123,6 +125,7 @@ class FaceAnalyzer:
         self.min_face = min_face
         self.min_score = min_score
         self._detector = None
+        self._near_detector = None
         self._mesh = None
         self._recognizer = None
 
@@ -134,10 +137,10 @@ class FaceAnalyzer:
 
     def close(self) -> None:
         """Release the models; the analyzer reloads them if used again."""
-        for model in (self._detector, self._mesh):
+        for model in (self._detector, self._near_detector, self._mesh):
             if model is not None:
                 model.close()
-        self._detector = self._mesh = self._recognizer = None
+        self._detector = self._near_detector = self._mesh = self._recognizer = None
 
     # -- models, loaded on first use and owned by this object -----------------------------------
     @property
@@ -147,6 +150,14 @@ class FaceAnalyzer:
                 model_selection=1, min_detection_confidence=self.min_score
             )
         return self._detector
+
+    @property
+    def near_detector(self):
+        if self._near_detector is None:
+            self._near_detector = mp.solutions.face_detection.FaceDetection(
+                model_selection=0, min_detection_confidence=self.min_score
+            )
+        return self._near_detector
 
     @property
     def mesh(self):
@@ -191,10 +202,12 @@ class FaceAnalyzer:
         """Detector hits over the tile pyramid, in image pixels, not yet de-duplicated."""
         height, width = image.shape[:2]
         found: list[Detection] = []
-        for x, y, side in tile_windows(height, width, self.min_face):
+        windows = [(self.near_detector, (0, 0, max(height, width)))]
+        windows += [(self.detector, window) for window in tile_windows(height, width, self.min_face)]
+        for detector, (x, y, side) in windows:
             tile = image[y : y + side, x : x + side]
             th, tw = tile.shape[:2]
-            result = self.detector.process(np.ascontiguousarray(tile))
+            result = detector.process(np.ascontiguousarray(tile))
             for det in result.detections or []:
                 rel = det.location_data.relative_bounding_box
                 bx, by = x + rel.xmin * tw, y + rel.ymin * th
