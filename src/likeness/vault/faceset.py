@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import io
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from likeness.errors import VaultError
-from likeness.faces.types import Embedding, Image, Landmarks, Pose, Quality
+
+if TYPE_CHECKING:  # importing likeness.faces loads mediapipe: commands that never decode a crop skip it
+    from likeness.faces.types import Embedding, Image, Landmarks, Pose, Quality
 
 MOUTH_OPEN = 0.25  # mouth aperture / width above which a crop counts as "mouth open"
 EYES_CLOSED = 0.15
@@ -128,6 +131,8 @@ def item_bytes(item: FacesetItem) -> bytes:
 
 
 def item_from_bytes(data: bytes, *, what: str) -> FacesetItem:
+    from likeness.faces.types import Pose, Quality
+
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             pose = arrays["pose"]
