@@ -1,0 +1,106 @@
+"""Whole render pipeline fps on a 720p one-face clip, next to a plain decode + encode of it.
+
+Run: .venv/bin/python benchmarks/pipeline_speed.py [--seconds 3] [--preset PRESET]
+
+The clip is made in a temporary folder by upscaling syn_motion_SFHQ_pt1_00000161_5s.mp4
+(synthetic face, MIT) to 1280x720 with PyAV; the identity swapped in is another synthetic SFHQ
+face, enrolled in a throw-away vault. The split (detection+tracking, engine, the rest) comes from
+timing proxies around the analyzer and the engine. Figures taken while other processes load the
+CPU are noisy: the transcode runs in the same process just before, as the yardstick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MEDIA = ROOT.parent / "shared" / "media"
+CLIP = MEDIA / "syn_motion_SFHQ_pt1_00000161_5s.mp4"
+IDENTITY = MEDIA / "syn_SFHQ_pt2_00001286.jpg"
+AIM_FPS = 25.0
+
+
+def _transcode_module():
+    spec = importlib.util.spec_from_file_location("transcode", ROOT / "benchmarks" / "transcode.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+class Timed:
+    """Forwards to ``inner``, adding up the seconds spent in the named methods."""
+
+    def __init__(self, inner, *methods: str) -> None:
+        self._inner, self.seconds, self.calls = inner, 0.0, 0
+        for name in methods:
+            setattr(self, name, self._wrap(getattr(inner, name)))
+
+    def _wrap(self, method):
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+                self.calls += 1
+
+        return timed
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of the 720p clip")
+    args = parser.parse_args(argv)
+    if not (CLIP.is_file() and IDENTITY.is_file()):
+        print(f"skipped: {CLIP.name} or {IDENTITY.name} not found in {MEDIA}", file=sys.stderr)
+        return 0
+
+    from likeness import consent, media, swap
+    from likeness.faces import FaceAnalyzer
+    from likeness.render import RenderJob, render
+    from likeness.settings import Settings
+    from likeness.vault import FacesetItem, init_vault
+
+    transcode = _transcode_module()
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        clip = transcode.make_clip(CLIP, folder / "clip720.mp4", 1280, 720, args.seconds)
+        frames = media.probe(clip).frame_count
+        plain = transcode.transcode_fps(clip)
+
+        settings = Settings(home=folder / "home", database_url=f"sqlite:///{folder / 'home' / 'vault.db'}", passphrase="bench", talent_passphrase="bench")
+        settings.home.mkdir()
+        vault = init_vault(settings, studio="bench-studio", scrypt_n=2**10)
+        with FaceAnalyzer() as analyzer:
+            faceset = swap.make_faceset([media.read_image(IDENTITY)], analyzer, identity="bench")
+            vault.enrol("bench", [FacesetItem(i.image, i.landmarks, i.pose, i.embedding, i.quality) for i in faceset.items], talent_passphrase="bench")
+            grant = consent.create_grant(vault, "bench", grantee="bench-studio", scopes=["film"], expires="2035-01-01", talent_passphrase="bench")
+            timed_analyzer = Timed(analyzer, "detect", "embed")
+            timed_engine = Timed(swap.make_engine("retrieval"), "swap")
+            job = RenderJob(target=clip, output=folder / "out.mp4", identity="bench", grant_id=grant.id, scope="film")
+            start = time.perf_counter()
+            record = render(job, vault=vault, analyzer=timed_analyzer, engine=timed_engine, progress=False)
+            total = time.perf_counter() - start
+
+    fps = frames / total
+    ms = lambda s: 1000 * s / frames  # noqa: E731
+    print(f"720p clip: {frames} frames, 1280x720 (upscaled {CLIP.name}), one face")
+    print(f"plain decode+encode (read_frames -> VideoWriter, libx264 crf 18): {plain:.1f} fps")
+    print(f"whole pipeline (consent, 2 decode passes, detect+track, retrieval swap, composite, watermark, encode, seal, record): "
+          f"{fps:.1f} fps = {fps / plain:.2f} x transcode; aim {AIM_FPS:.0f} fps and >= 0.5 x")
+    print(f"  per frame: {ms(total):.1f} ms total, detect {ms(timed_analyzer.seconds):.1f} ms, engine.swap {ms(timed_engine.seconds):.1f} ms, "
+          f"rest (decode x2, composite, watermark, encode, seal) {ms(total - timed_analyzer.seconds - timed_engine.seconds):.1f} ms")
+    print(f"  failed frames {record.settings['failed_frames']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
