@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,15 +25,6 @@ CREDITS = (
     "Astronaut: NASA portrait of Eileen Collins, public domain. "
     "Talking head: GRID audio-visual corpus, Cooke, Barker, Cunningham and Shao (2006), CC BY 4.0."
 )
-
-
-def _cli(env: dict[str, str], *args: str) -> str:
-    """Run one ``likeness`` command (the documented way to enrol and to grant); its stdout."""
-    done = subprocess.run([sys.executable, "-m", "likeness.cli.main", *args], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        message = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
-        raise SystemExit(f"demo: `likeness {' '.join(args[:2])}` failed: {message[0]}")
-    return done.stdout
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
@@ -65,48 +53,42 @@ def _inputs() -> tuple[list[Path], list[Path], str]:
 
 def run(out: Path) -> list[Path]:
     """Do the demo, writing into ``out``; returns the files written."""
+    from likeness import consent, faces, tagging
+    from likeness.render import RenderJob, record_dict, render
+    from likeness.render.report import write_report
+    from likeness.settings import Settings
+    from likeness.vault import init_vault
+    from likeness.vault.enrolment import enrol
+
     out.mkdir(parents=True, exist_ok=True)
     identity_media, targets, identity = _inputs()
     written: list[Path] = []
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="likeness-demo-") as home:
-        env = {
-            **os.environ,
-            "LIKENESS_HOME": home,
-            "LIKENESS_DATABASE_URL": "",
-            "LIKENESS_PASSPHRASE": "demo vault passphrase",
-            "LIKENESS_TALENT_PASSPHRASE": "demo talent passphrase",
-            "LIKENESS_SCRYPT_N": "16384",  # a throw-away vault does not need the slow default
-        }
-        os.environ.update({k: env[k] for k in ("LIKENESS_HOME", "LIKENESS_DATABASE_URL", "LIKENESS_PASSPHRASE", "LIKENESS_TALENT_PASSPHRASE", "LIKENESS_SCRYPT_N")})
-        step = time.perf_counter()
-        print(f"demo: 1/5 vault in a temporary home {home}")
-        _cli(env, "init")
-        print(f"demo: 2/5 enrolling {identity} from {', '.join(p.name for p in identity_media)}")
-        _cli(env, "identity", "enroll", identity, *map(str, identity_media))
-        expires = (date.today() + timedelta(days=30)).isoformat()
-        grant = json.loads(_cli(env, "grant", "create", identity, "--grantee", "demo-studio", "--scope", "film",
-                                "--expires", expires, "--visible-label", "--note", "make demo", "--json"))
-        print(f"demo: 3/5 grant {grant['id']} (film, until {expires}, visible label)")
-
-        from likeness import faces, settings, tagging
-        from likeness.render import RenderJob, record_dict, render
-        from likeness.render.report import write_report
-        from likeness.vault import open_vault
-
-        vault = open_vault(settings.from_env())
-        with faces.FaceAnalyzer() as analyzer:
+        settings = Settings(home=Path(home), database_url=f"sqlite:///{Path(home) / 'vault.db'}",
+                            passphrase="demo vault passphrase", talent_passphrase="demo talent passphrase")
+        print(f"demo: 1/5 throw-away vault in {home} (cheap scrypt: it dies with the demo)")
+        with init_vault(settings, studio="demo-studio", scrypt_n=2**12) as vault, faces.FaceAnalyzer() as analyzer:
+            print(f"demo: 2/5 enrolling {identity} from {', '.join(p.name for p in identity_media)}")
+            report = enrol(vault, identity, identity_media, analyzer=analyzer, talent_passphrase=settings.talent_passphrase)
+            print(f"demo:     kept {report.kept} of {report.examined} photos/frames")
+            expires = date.today() + timedelta(days=30)
+            grant = consent.create_grant(vault, identity, grantee="demo-studio", scopes=["film"], expires=expires.isoformat(),
+                                         visible_label=True, note="make demo", talent_passphrase=settings.talent_passphrase)
+            print(f"demo: 3/5 grant {grant.id} (film, until {expires}, visible label asked)")
             for target in targets:
-                suffix = ".mp4" if target.suffix.lower() in (".mpg", ".mp4", ".mov", ".avi") else target.suffix
+                suffix = target.suffix.lower() if target.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".mp4", ".mov") else ".mp4"
                 output = out / f"swap-{target.stem}{suffix}"
                 print(f"demo: 4/5 swapping {identity} into {target.name} -> {output}")
-                job = RenderJob(target=target, output=output, identity=identity, grant_id=grant["id"], scope="film")
+                job = RenderJob(target=target, output=output, identity=identity, grant_id=grant.id, scope="film")
                 record = record_dict(render(job, vault=vault, analyzer=analyzer, progress=True))
                 verdict = _as_dict(tagging.verify(output, vault))
-                print(f"demo: 5/5 verify {output.name}: {verdict.get('verdict')}, c2pa {(verdict.get('c2pa') or {}).get('state')}")
+                c2pa = verdict.get("c2pa") or {}
+                print(f"demo: 5/5 verify {output.name}: {verdict.get('verdict')}, C2PA {c2pa.get('state') if isinstance(c2pa, dict) else c2pa}")
                 png, page = write_report(out, name=f"report-{target.stem}", target=target, output=output,
                                          record=record, verdict=verdict, notes=CREDITS)
                 written += [output, png, page]
-        print(f"demo: done in {time.perf_counter() - step:.0f} s")
+    print(f"demo: done in {time.perf_counter() - started:.0f} s")
     return written
 
 

@@ -1,0 +1,30 @@
+"""``make demo`` runs the whole job on embedded defaults and leaves outputs and reports behind."""
+
+from __future__ import annotations
+
+import pytest
+
+from likeness import demo, media, tagging
+from tests.test_render_pipeline import _missing
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(bool(_missing()) or not hasattr(tagging, "verify"), reason="tagging (mark_frame, seal, verify) not landed yet"),
+]
+
+
+def test_demo_writes_tagged_outputs_and_side_by_side_reports(tmp_path, capsys):
+    written = demo.run(tmp_path / "demo-output")
+    names = sorted(p.name for p in written)
+    assert any(n.endswith(".html") for n in names) and any(n.startswith("report-") and n.endswith(".png") for n in names)
+    for path in written:
+        assert path.is_file() and path.stat().st_size > 0
+    outputs = [p for p in written if p.name.startswith("swap-")]
+    assert outputs
+    for output in outputs:
+        assert tagging.verify(output).verdict == "synthetic"
+    assert not list((tmp_path / "demo-output").glob(".*"))  # no temporaries left
+    video = [p for p in outputs if media.is_video(p)]
+    if video:
+        assert media.probe(video[0]).has_audio
+    assert "demo: done" in capsys.readouterr().out
