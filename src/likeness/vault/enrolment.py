@@ -126,33 +126,39 @@ def select_varied(items: list[FacesetItem], sources: list[str], max_items: int) 
 
 def collect(paths: list[Path], analyzer: FaceAnalyzer, options: EnrolOptions = EnrolOptions()) -> Collected:
     """Detect, filter and align every usable face in ``paths`` (one person expected)."""
+    paths = [Path(p) for p in paths]
+    images = (pair for path in paths for pair in _images(path, options.frames_per_second))
+    return collect_images(images, analyzer, options, what=", ".join(p.name for p in paths))
+
+
+def collect_images(images, analyzer: FaceAnalyzer, options: EnrolOptions = EnrolOptions(), *, what: str = "the images") -> Collected:
+    """Like ``collect`` for (label, image) pairs already in memory (uploads, augmented stills)."""
     items: list[FacesetItem] = []
     sources: list[str] = []
     dropped: Counter[str] = Counter()
     examined = 0
-    for path in map(Path, paths):
-        for label, image in _images(path, options.frames_per_second):
-            examined += 1
-            faces = analyzer.detect(image)
-            if not faces:
-                dropped["no face"] += 1
-                continue
-            if len(faces) > 1:
-                dropped["several faces"] += 1
-                continue
-            face = faces[0]
-            quality = face.quality
-            if quality is not None and quality.size < options.min_face_px:
-                dropped["tiny"] += 1
-                continue
-            if quality is not None and quality.sharpness < options.min_sharpness:
-                dropped["blurred"] += 1
-                continue
-            items.append(_candidate(analyzer, image, face, options.crop_size))
-            sources.append(label)
+    for label, image in images:
+        examined += 1
+        faces = analyzer.detect(image)
+        if not faces:
+            dropped["no face"] += 1
+            continue
+        if len(faces) > 1:
+            dropped["several faces"] += 1
+            continue
+        face = faces[0]
+        quality = face.quality
+        if quality is not None and quality.size < options.min_face_px:
+            dropped["tiny"] += 1
+            continue
+        if quality is not None and quality.sharpness < options.min_sharpness:
+            dropped["blurred"] += 1
+            continue
+        items.append(_candidate(analyzer, image, face, options.crop_size))
+        sources.append(label)
     if not items:
         reasons = ", ".join(f"{n} {why}" for why, n in dropped.items()) or "nothing readable"
-        raise NoFaceError(f"no usable face in {', '.join(Path(p).name for p in paths)} ({reasons})")
+        raise NoFaceError(f"no usable face in {what} ({reasons})")
     odd = strangers(np.stack([item.embedding for item in items]))
     if odd:
         named = ", ".join(sources[i] for i in odd[:3])
@@ -186,4 +192,4 @@ def enrol(
     return EnrolReport(identity, collected.examined, len(collected.items), collected.dropped, identity.coverage)
 
 
-__all__ = ["Collected", "EnrolOptions", "EnrolReport", "collect", "coverage", "enrol", "near_duplicate", "select_varied"]
+__all__ = ["Collected", "EnrolOptions", "EnrolReport", "collect", "collect_images", "coverage", "enrol", "near_duplicate", "select_varied"]
