@@ -84,3 +84,11 @@ def test_draw_faces_marks_the_face_and_leaves_the_input_alone(astronaut):
     changed = np.any(drawn != astronaut, axis=2)
     assert changed[y : y + h, x : x + w].mean() > 0.05  # landmarks drawn inside the box
     assert changed[:, 400:].mean() < 0.01  # nothing far from the face
+
+
+def test_truncated_video_is_one_line_and_exit_2(tmp_path):
+    path = tmp_path / "cut.mpg"
+    path.write_bytes(shared("grid_bbaf2n.mpg").read_bytes()[:1000])
+    out = subprocess.run([sys.executable, "-m", "likeness.cli.main", "faces", str(path)], capture_output=True, text=True)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert str(path) in [line for line in out.stderr.splitlines() if line.startswith("likeness:")][0]

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from likeness import media
+from likeness.errors import InputError
 from likeness.faces import FaceAnalyzer, analyze_video
 from likeness.faces.drawing import draw_faces
 from likeness.faces.report import frame_record
@@ -62,6 +63,8 @@ def analyse_video_file(file: Path, info, analyzer: FaceAnalyzer, render: Path | 
         finally:
             if writer is not None:
                 writer.close()
+    if not records:
+        raise InputError(f"{file}: no video frame could be decoded (truncated or damaged file?)")
     return records
 
 

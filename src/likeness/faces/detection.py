@@ -55,8 +55,8 @@ def check_image(image: Image) -> np.ndarray:
 
 
 def tile_windows(height: int, width: int, min_face: int) -> Iterator[tuple[int, int, int]]:
-    """Square windows (x, y, side) of a pyramid: the whole image, then halves down to the
-    smallest side at which a ``min_face`` face is still big enough for the detector."""
+    """Square windows (x, y, side) of a pyramid: the whole image, then halves, quarters ... while
+    a window is still larger than what a ``min_face`` face needs to be seen by the detector."""
     long_side = max(height, width)
     yield 0, 0, long_side
     smallest = max(192, min_face * DETECTOR_REACH)
@@ -66,9 +66,7 @@ def tile_windows(height: int, width: int, min_face: int) -> Iterator[tuple[int, 
         for y in window_starts(height, side, step):
             for x in window_starts(width, side, step):
                 yield x, y, side
-        if side <= smallest:
-            break
-        side = max(smallest, side // 2)
+        side //= 2
 
 
 def window_starts(length: int, side: int, step: float) -> list[int]:
