@@ -26,18 +26,29 @@ class OutputPlan:
     suffix: str
 
 
-def plan_output(output: Path, target: Path, kind: str) -> OutputPlan:
-    """Check the output path against the target's kind; images keep the target's format unless told.
-
-    Raises :class:`InputError` before anything is written.
-    """
+def check_output_path(output: Path, target: Path) -> None:
+    """The checks that need no file read: run before consent, so a typo does not use up a render."""
     output = Path(output)
+    if not Path(target).is_file():
+        raise InputError(f"{target}: no such file")
     if output.resolve() == Path(target).resolve():
         raise InputError(f"{output}: the output would overwrite the target; choose another name")
     if output.is_dir():
         raise InputError(f"{output}: is a folder; give a file name for the output")
     if not output.parent.is_dir():
         raise InputError(f"{output}: folder {output.parent} does not exist")
+    suffix = output.suffix.lower()
+    if suffix and suffix not in IMAGE_SUFFIXES + VIDEO_SUFFIXES:
+        raise InputError(f"{output}: unsupported output format {suffix}; use {', '.join(IMAGE_SUFFIXES + VIDEO_SUFFIXES)}")
+
+
+def plan_output(output: Path, target: Path, kind: str) -> OutputPlan:
+    """Check the output path against the target's kind; images keep the target's format unless told.
+
+    Raises :class:`InputError` before anything is written.
+    """
+    output = Path(output)
+    check_output_path(output, target)
     suffix = output.suffix.lower()
     if kind == "image":
         if suffix in IMAGE_SUFFIXES:

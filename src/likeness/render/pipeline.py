@@ -21,7 +21,7 @@ from likeness import consent, faces, media, swap, tagging
 from likeness.errors import ConsentError, InputError, LikenessError, NoFaceError
 from likeness.faces.types import Embedding, Face, Image
 from likeness.render.job import RenderJob
-from likeness.render.output import OutputPlan, PendingOutput, plan_output, sha256_file
+from likeness.render.output import OutputPlan, PendingOutput, check_output_path, plan_output, sha256_file
 from likeness.render.record import RenderRecord
 from likeness.render.selection import nearest_track, plan_swaps
 
@@ -48,6 +48,11 @@ def render(
     one is made from ``job.engine``. Raises :class:`ConsentError` (nothing written) when the
     grant does not cover the job, :class:`InputError` for a bad target, output or reference.
     """
+    check_output_path(job.output, job.target)
+    if job.reference is not None and not job.reference.is_file():
+        raise InputError(f"{job.reference}: no such file (the --reference photo)")
+    if engine is None and job.engine not in swap.engine_names():
+        raise InputError(f"unknown swap engine {job.engine!r}; available: {', '.join(swap.engine_names())}")
     decision = _authorize(job, vault)
     info = media.probe(job.target)
     plan = plan_output(job.output, job.target, info.kind)
