@@ -62,7 +62,9 @@ def reinhard(src_lab: NDArray[np.uint8], stats: LabStats) -> NDArray[np.uint8]:
 
     A per-channel affine map, so it is applied as a 256-entry table per channel.
     """
-    scale = np.clip(stats.dst_std / stats.src_std, 0.5, 2.0)
+    # Chroma contrast is only ever damped a little or raised a little: a large a/b gain turns a
+    # ruddy cheek on either face into orange blotches (seen on the GRID swaps).
+    scale = np.clip(stats.dst_std / stats.src_std, [0.5, 0.6, 0.6], [2.0, 1.25, 1.25]).astype(np.float32)
     levels = np.arange(256, dtype=np.float32)[:, None]
     table = np.clip((levels - stats.src_mean) * scale + stats.dst_mean + 0.5, 0, 255).astype(np.uint8)
     return cv2.LUT(src_lab, table.reshape(256, 1, 3))
