@@ -1,5 +1,9 @@
 """likeness.tagging: every output recognisable as synthetic (watermark, C2PA, XMP, visible label)."""
 
+from likeness.tagging.content_credentials import COMPOSITE_SOURCE, Manifest, read_manifest, sign
+from likeness.tagging.seam import mark_frame, seal
+from likeness.tagging.verify import Verdict, verify
+from likeness.tagging.visible_label import LabelSchedule, label_box, visible_label
 from likeness.tagging.watermark import (
     FALSE_POSITIVE_BOUND,
     PUBLIC_KEY,
@@ -10,14 +14,28 @@ from likeness.tagging.watermark import (
     embed,
     embed_frames,
 )
+from likeness.tagging.xmp import add_xmp_label, read_xmp_label
 
 __all__ = [
+    "COMPOSITE_SOURCE",
     "FALSE_POSITIVE_BOUND",
     "PUBLIC_KEY",
     "Detection",
+    "LabelSchedule",
+    "Manifest",
+    "Verdict",
     "Watermarker",
+    "add_xmp_label",
     "detect",
     "detect_frames",
     "embed",
     "embed_frames",
+    "label_box",
+    "mark_frame",
+    "read_manifest",
+    "read_xmp_label",
+    "seal",
+    "sign",
+    "verify",
+    "visible_label",
 ]

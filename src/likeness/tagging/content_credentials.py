@@ -1,0 +1,201 @@
+"""C2PA Content Credentials: sign every output with the studio chain, read them back offline.
+
+The SDK files custom assertions as *gathered* (unvouched) by default and embeds a thumbnail (which
+would copy a face into the manifest) and fetches remote manifests: all three are turned off here
+by settings, so the signature covers our actions, soft binding and consent assertion, nothing
+leaves the machine, and no face is copied.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import c2pa
+
+from likeness.errors import InputError
+
+COMPOSITE_SOURCE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
+CONSENT_LABEL = "com.likeness.consent"
+SOFT_BINDING_LABEL = "c2pa.soft-binding"
+SOFT_BINDING_ALG = "com.likeness.watermark.v1"
+SIGNABLE = {".jpg", ".jpeg", ".png", ".webp", ".mp4", ".mov"}
+CONSENT_KEYS = ("grant_id", "scope", "signer_role", "expires")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the active manifest of a file says, and whether it holds.
+
+    ``state``: "trusted" (valid and chained to the given studio root), "valid" (signature and
+    hashes good, signer unknown), "invalid" (something does not match: changed pixels, bad
+    signature) or "absent".
+    """
+
+    state: str
+    render_id: int | None = None
+    digital_source_type: str | None = None
+    consent: dict[str, Any] = field(default_factory=dict)
+    signer: str | None = None
+    actions: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()
+
+
+def _context(settings: dict[str, Any]) -> c2pa.Context:
+    return c2pa.Context(c2pa.Settings.from_dict(settings))
+
+
+def sign(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    chain_pem: bytes,
+    key_pem: bytes,
+    render_id: int,
+    consent: dict[str, Any],
+) -> None:
+    """Write ``dst``: ``src`` with a signed manifest (created, watermarked, soft binding, consent)."""
+    src, dst = Path(src), Path(dst)
+    suffix = src.suffix.lower()
+    if suffix not in SIGNABLE:
+        raise InputError(f"{src}: cannot sign {suffix or 'a file without suffix'}; C2PA signing covers {', '.join(sorted(SIGNABLE))}")
+    if not src.is_file():
+        raise InputError(f"{src}: no such file to sign")
+    shown = {k: consent[k] for k in CONSENT_KEYS if consent.get(k) is not None}
+    manifest = {
+        "claim_generator_info": [{"name": "likeness", "version": _version()}],
+        "title": dst.name,
+        "format": _mime(suffix),
+        "assertions": [
+            {
+                "label": "c2pa.actions",
+                "data": {
+                    "actions": [
+                        {
+                            "action": "c2pa.created",
+                            "digitalSourceType": COMPOSITE_SOURCE,
+                            "softwareAgent": {"name": "likeness", "version": _version()},
+                        },
+                        {
+                            "action": "c2pa.watermarked",
+                            "softwareAgent": {"name": "likeness", "version": _version()},
+                            "parameters": {"alg": SOFT_BINDING_ALG},
+                        },
+                    ]
+                },
+            },
+            {
+                "label": SOFT_BINDING_LABEL,
+                "data": {
+                    "alg": SOFT_BINDING_ALG,
+                    "blocks": [{"scope": {}, "value": base64.b64encode(int(render_id).to_bytes(8, "big")).decode()}],
+                },
+            },
+            {"label": CONSENT_LABEL, "data": shown},
+        ],
+    }
+    settings = {
+        "builder": {
+            "thumbnail": {"enabled": False},
+            "created_assertion_labels": ["c2pa.actions", SOFT_BINDING_LABEL, CONSENT_LABEL],
+        },
+        "verify": {"remote_manifest_fetch": False},
+    }
+    info = c2pa.C2paSignerInfo(alg=b"es256", sign_cert=chain_pem, private_key=key_pem, ta_url=None)
+    try:
+        signer = c2pa.Signer.from_info(info)
+        builder = c2pa.Builder(manifest, _context(settings))
+        builder.sign_file(str(src), str(dst), signer)
+    except c2pa.C2paError as exc:
+        raise InputError(f"{src}: C2PA signing failed: {_one_line(exc)}") from exc
+
+
+def read_manifest(path: str | Path, trust_root: bytes | None = None) -> Manifest:
+    """The active manifest of ``path`` and its validation state, offline."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    settings: dict[str, Any] = {"verify": {"remote_manifest_fetch": False, "verify_trust": trust_root is not None}}
+    if trust_root is not None:
+        settings["trust"] = {"trust_anchors": trust_root.decode()}
+    try:
+        reader = c2pa.Reader(str(path), context=_context(settings))
+    except c2pa.C2paError as exc:
+        text = _one_line(exc)
+        if "ManifestNotFound" in type(exc).__name__ or "not found" in text.lower() or "no jumbf" in text.lower():
+            return Manifest(state="absent")
+        if "NotSupported" in type(exc).__name__:
+            return Manifest(state="absent", failures=(text,))
+        return Manifest(state="invalid", failures=(text,))
+    try:
+        store = json.loads(reader.json())
+    finally:
+        reader.close()
+    return _summarise(store)
+
+
+def _summarise(store: dict[str, Any]) -> Manifest:
+    active = store.get("manifests", {}).get(store.get("active_manifest") or "", {})
+    state_raw = (store.get("validation_state") or "").lower()
+    failures = tuple(
+        f"{item.get('code')}: {item.get('explanation', '')}".strip()
+        for item in (store.get("validation_results", {}).get("activeManifest", {}).get("failure") or [])
+    )
+    state = {"trusted": "trusted", "valid": "valid"}.get(state_raw, "invalid")
+    # A signer outside the given trust root is unknown, not a forgery: that is "valid".
+    real = tuple(f for f in failures if not f.startswith("signingCredential.untrusted"))
+    if state == "invalid" and failures and not real:
+        state = "valid"
+    elif state != "invalid" and real:
+        state = "invalid"
+    failures = real
+    render_id = None
+    source = None
+    consent: dict[str, Any] = {}
+    actions: list[str] = []
+    for assertion in active.get("assertions", []):
+        label, data = assertion.get("label", ""), assertion.get("data", {})
+        if label.startswith("c2pa.actions"):
+            for action in data.get("actions", []):
+                actions.append(action.get("action", ""))
+                source = action.get("digitalSourceType") or source
+        elif label == SOFT_BINDING_LABEL and data.get("alg") == SOFT_BINDING_ALG:
+            try:
+                render_id = int.from_bytes(base64.b64decode(data["blocks"][0]["value"]), "big")
+            except (KeyError, IndexError, ValueError):
+                failures = failures + ("soft binding value unreadable",)
+        elif label == CONSENT_LABEL:
+            consent = dict(data)
+    return Manifest(
+        state=state,
+        render_id=render_id,
+        digital_source_type=source,
+        consent=consent,
+        signer=(active.get("signature_info") or {}).get("common_name"),
+        actions=tuple(actions),
+        failures=failures,
+    )
+
+
+def _mime(suffix: str) -> str:
+    return {
+        ".jpg": "image/jpeg",
+        ".jpeg": "image/jpeg",
+        ".png": "image/png",
+        ".webp": "image/webp",
+        ".mp4": "video/mp4",
+        ".mov": "video/quicktime",
+    }[suffix]
+
+
+def _version() -> str:
+    from likeness import __version__
+
+    return __version__
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
