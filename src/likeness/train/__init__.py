@@ -1,1 +1,15 @@
-"""likeness.train"""
+"""likeness.train: training the ``autoencoder`` engine on an identity's faceset and target footage.
+
+Trained weights are the talent's property: checkpoints are bytes in memory, sealed by the vault.
+"""
+
+from likeness.train.job import PRESET_TRAINING, TrainJob, TrainOutcome, train_model
+from likeness.train.samples import FaceSamples, samples_from_crops, samples_from_faceset
+from likeness.train.target import target_samples
+from likeness.train.trainer import Progress, RunResult, TrainConfig, Trainer, describe_device, load_checkpoint, resolve_device
+
+__all__ = [
+    "PRESET_TRAINING", "FaceSamples", "Progress", "RunResult", "TrainConfig", "TrainJob", "TrainOutcome", "Trainer",
+    "describe_device", "load_checkpoint", "resolve_device", "samples_from_crops", "samples_from_faceset",
+    "target_samples", "train_model",
+]
