@@ -1,5 +1,6 @@
 """Several processes on one vault: kill -9 mid-enrolment leaves no half identity; racing
-processes share a quota exactly."""
+processes share a quota exactly (the 8-racer test runs in threads, in test_consent.py;
+processes here prove the lock holds across separate connections and interpreters)."""
 
 from __future__ import annotations
 
@@ -86,9 +87,9 @@ def test_kill_9_during_enrolment_leaves_no_half_identity(sqlite_vault, sqlite_se
         assert vault.verify_audit().ok
 
 
-def test_eight_processes_race_for_three_slots_on_one_sqlite_vault(sqlite_vault, sqlite_settings, astronaut_item, tmp_path):
+def test_five_processes_race_for_two_slots_on_one_sqlite_vault(sqlite_vault, sqlite_settings, astronaut_item, tmp_path):
     sqlite_vault.enrol("eileen", variants(astronaut_item, 1), talent_passphrase="t")
-    grant = create_grant(sqlite_vault, "eileen", grantee="demo-studio", scopes=["film"], expires="2030-01-01", max_renders=4, talent_passphrase="t")
+    grant = create_grant(sqlite_vault, "eileen", grantee="demo-studio", scopes=["film"], expires="2030-01-01", max_renders=3, talent_passphrase="t")
     assert authorize(sqlite_vault, Request("eileen", grant.id, "film", "render", "demo-studio")).allowed
     go = tmp_path / "go"
     procs = [
@@ -96,7 +97,7 @@ def test_eight_processes_race_for_three_slots_on_one_sqlite_vault(sqlite_vault, 
             [sys.executable, "-c", AUTHORIZE_SCRIPT, str(sqlite_settings.home), sqlite_settings.database_url, grant.id, str(go)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
-        for _ in range(8)
+        for _ in range(5)
     ]
     time.sleep(0.5)
     go.touch()
@@ -105,6 +106,6 @@ def test_eight_processes_race_for_three_slots_on_one_sqlite_vault(sqlite_vault, 
         out, err = proc.communicate(timeout=180)
         assert proc.returncode == 0, err.decode()[-800:]
         outcomes.append(out.decode().strip().splitlines()[-1])
-    assert sorted(outcomes) == ["ALLOWED"] * 3 + ["REFUSED"] * 5
-    assert sqlite_vault.grant_record(grant.id).used == 4
+    assert sorted(outcomes) == ["ALLOWED"] * 2 + ["REFUSED"] * 3
+    assert sqlite_vault.grant_record(grant.id).used == 3
     assert sqlite_vault.verify_audit().ok
