@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 from typing import Any, Optional
 
@@ -20,16 +21,20 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
-def _write_preview(path: Path, grid) -> None:  # noqa: ANN001 - numpy image
-    """Upscale small cells so a 64 px preview can be judged by eye, then write the PNG."""
+def _write_preview(path: Path, grid, mark_id: int) -> None:  # noqa: ANN001 - numpy image
+    """Upscale small cells so a 64 px preview can be judged by eye; label and watermark it, write the PNG.
+
+    The grid shows a swapped face, so like every output it carries the visible "AI-generated"
+    label and the public watermark (payload: the preview id audited as ``train.preview``).
+    """
     import cv2
 
-    from likeness import media
+    from likeness import media, tagging
 
     scale = max(1, 256 // max(1, grid.shape[0] // 4))
     if scale > 1:
         grid = cv2.resize(grid, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-    media.write_image(path, grid)
+    media.write_image(path, tagging.mark_frame(grid, render_id=mark_id, visible=True))
 
 
 def register(app: typer.Typer) -> None:
@@ -89,10 +94,11 @@ def register(app: typer.Typer) -> None:
             bar.update(task, completed=steps[0] if iterations is not None else p.elapsed, status=status)
 
         vault = _open_vault()
+        mark_id = secrets.randbelow((1 << 63) - 1) + 1
         with faces.FaceAnalyzer() as analyzer, bar:
             outcome = train_model(
                 job, vault=vault, analyzer=analyzer, on_start=started, on_progress=progressed,
-                on_preview=(lambda grid: _write_preview(preview, grid)) if preview is not None else None,
+                on_preview=(lambda grid: _write_preview(preview, grid, mark_id)) if preview is not None else None,
                 preview_every=preview_every if preview is not None else 0,
             )
         if as_json:
@@ -104,6 +110,7 @@ def register(app: typer.Typer) -> None:
               f"({r.steps} this run, {r.seconds / 60:.1f} min on {outcome.device}), "
               f"loss src {outcome.meta['losses']['src']} dst {outcome.meta['losses']['dst']}")
         if preview is not None:
+            vault.audit("train.preview", {"identity": name, "model": outcome.model_id, "path": str(preview), "watermark_id": mark_id})
             print(f"preview grid (source | rebuilt | target | rebuilt | swapped): {preview}")
 
     model_app = typer.Typer(help="Trained models in the vault: list, show, delete.", no_args_is_help=True)
