@@ -242,6 +242,7 @@ def _encode(
 ) -> int:
     """Swap, watermark and write every frame to ``path``; returns the number of frames."""
     count = 0
+    marker = tagging.Watermarker(tagging.PUBLIC_KEY)  # one per render: its layout is reused by every frame
     with ExitStack() as stack:
         writer = None
         for frame in frames:
@@ -249,7 +250,7 @@ def _encode(
             held = holds[frame.index] if frame.index < len(holds) else []
             swapped = swapper(frame.image, chosen, held, frame.time)
             boxes = [face.box for face in chosen]
-            marked = tagging.mark_frame(swapped, render_id=render_id, face_boxes=boxes, visible=visible, time=frame.time)
+            marked = tagging.mark_frame(swapped, render_id=render_id, face_boxes=boxes, visible=visible, time=frame.time, marker=marker)
             if info.kind == "image":
                 media.write_image(path, marked, quality=int(job.option("quality")))
             else:
