@@ -195,3 +195,12 @@ def test_eight_racing_renders_on_three_remaining_slots_get_exactly_three(enrolle
     assert report.ok
     decisions = [e for e in enrolled.audit_entries() if e.event == "consent.decision"]
     assert len(decisions) == 10 and sum(e.data["allowed"] for e in decisions) == 5
+
+
+def test_a_revocation_between_check_and_quota_still_wins(enrolled):
+    grant = _grant(enrolled)
+    assert check(enrolled, _request(grant)).allowed
+    revoke_grant(enrolled, grant.id, talent_passphrase=TALENT)
+    assert not enrolled.take_render(grant.id, "consent.decision", {"grant": grant.id, "allowed": True})
+    assert enrolled.grant_record(grant.id).used == 0
+    assert enrolled.audit_entries()[-1].data["allowed"] is False

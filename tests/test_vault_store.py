@@ -237,3 +237,25 @@ def test_scrypt_cost_is_stored_and_memory_hard_by_default(sqlite_settings):
         with v._tx() as connection:
             kdf = connection.exec_driver_sql("SELECT value FROM meta WHERE key = 'kdf'").scalar_one()
         assert hashlib.sha256(kdf).hexdigest()  # stored beside the salt
+
+
+def test_a_deletion_cut_short_is_finished_at_the_next_open(sqlite_vault, sqlite_settings, astronaut_item):
+    sqlite_vault.enrol("eileen", variants(astronaut_item, 2), talent_passphrase="t")
+    with sqlite_vault.engine.begin() as connection:  # what a crash right after the shredding commit leaves
+        connection.exec_driver_sql("DELETE FROM data_keys")
+        connection.exec_driver_sql("UPDATE identities SET status = 'deleting'")
+    assert sqlite_vault.identities() == []
+    sqlite_vault.close()
+    with open_vault(sqlite_settings) as again:
+        with again._tx() as connection:
+            assert connection.exec_driver_sql("SELECT count(*) FROM identities").scalar_one() == 0
+            assert connection.exec_driver_sql("SELECT count(*) FROM blobs").scalar_one() == 0
+    assert list(sqlite_settings.blobs.glob("*.blob")) == []
+
+
+def test_an_unreachable_database_is_one_clear_line(tmp_path):
+    from likeness.settings import Settings
+
+    settings = Settings(home=tmp_path, database_url="postgresql://nobody@127.0.0.1:1/none", passphrase="p")
+    with pytest.raises(VaultError, match="cannot reach the vault database"):
+        open_vault(settings)

@@ -259,7 +259,7 @@ def register(app: typer.Typer) -> None:
 
         with _open() as vault:
             made, record = load_grant(vault, grant_id)
-            scope = made.scopes[0] if len(made.scopes) == 1 else made.scopes[0]
+            scope = made.scopes[0]  # valid for at least one of its scopes
             decision = check(vault, Request(made.identity, grant_id, scope, "render", vault.studio))
             data = _grant_dict(made, record)
         data["valid_now"] = decision.allowed

@@ -110,7 +110,7 @@ def authorize(vault: Vault, request: Request, *, now: datetime | None = None) ->
         return decision
     if vault.take_render(request.grant_id, "consent.decision", dict(data, allowed=True)):
         return decision
-    return Decision(False, ("quota exhausted (taken by a concurrent render)",), decision.grant)
+    return Decision(False, ("quota exhausted or grant revoked by a concurrent request",), decision.grant)
 
 
 def owner_key_b64(vault: Vault, identity: str) -> str:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import Connection, Engine, delete, exists, insert, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from likeness.errors import ConsentError, InputError, NoFaceError, VaultError
 from likeness.settings import Settings
@@ -549,15 +549,16 @@ class Vault:
         """
         grants = schema.grants
         with self._tx() as connection:
+            not_revoked = ~exists().where(schema.revocations.c.grant_id == grant_id)  # a revocation since the check wins
             result = connection.execute(
                 update(grants)
-                .where(grants.c.id == grant_id, (grants.c.max_renders.is_(None)) | (grants.c.used < grants.c.max_renders))
+                .where(grants.c.id == grant_id, (grants.c.max_renders.is_(None)) | (grants.c.used < grants.c.max_renders), not_revoked)
                 .values(used=grants.c.used + 1)
             )
             taken = result.rowcount == 1
             data = dict(audit_data, allowed=bool(audit_data.get("allowed", True)) and taken)
             if not taken:
-                data["reasons"] = list(data.get("reasons", [])) + ["quota exhausted"]
+                data["reasons"] = list(data.get("reasons", [])) + ["quota exhausted or revoked meanwhile"]
             audit_log.append(connection, audit_event, data)
         return taken
 
@@ -737,10 +738,15 @@ def open_vault(settings: Settings, *, recover: bool = True) -> Vault:
     engine = make_engine(settings.database_url)
     try:
         try:
-            with engine.connect() as connection:
-                meta = _read_meta(connection)
+            connection = engine.connect()
+        except OperationalError as exc:
+            raise VaultError(f"cannot reach the vault database at {_where(settings)}: {str(exc.orig).strip().splitlines()[0]}") from None
+        try:
+            meta = _read_meta(connection)
         except SQLAlchemyError:
-            meta = {}
+            meta = {}  # no tables yet: never initialised
+        finally:
+            connection.close()
         if "keycheck" not in meta:
             raise VaultError(f"no vault at {_where(settings)}: run `likeness init` first")
         kdf = json.loads(meta["kdf"])
