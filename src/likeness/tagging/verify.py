@@ -64,11 +64,17 @@ def verify(path: str | Path, vault: Any = None, *, trust_root: bytes | None = No
         except LikenessError:
             trust_root = None
     marker = marker or Watermarker(PUBLIC_KEY)
-    detection = _detect_file(path, marker)
     manifest = read_manifest(path, trust_root)
+    unreadable = None
+    try:
+        detection = _detect_file(path, marker)
+    except InputError as exc:
+        if manifest.state == "absent":
+            raise
+        detection, unreadable = Detection(False, None, 0.0), str(exc)
     xmp = read_xmp_label(path)
 
-    reasons: list[str] = []
+    reasons: list[str] = [f"pixels unreadable: {unreadable}"] if unreadable else []
     if manifest.state == "invalid":
         reasons.append("the C2PA manifest does not validate: " + ("; ".join(manifest.failures) or "invalid"))
     if manifest.render_id is not None and detection.found and detection.payload != manifest.render_id:
