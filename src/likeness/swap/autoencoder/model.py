@@ -35,7 +35,7 @@ class ModelConfig:
 
 PRESETS: dict[str, ModelConfig] = {
     # Sized for a 2-core CPU: a recognisable face in about 30 minutes.
-    "quick": ModelConfig(resolution=64, e_dims=32, ae_dims=128, d_dims=32, d_mask_dims=16),
+    "quick": ModelConfig(resolution=64, e_dims=24, ae_dims=128, d_dims=24, d_mask_dims=12),
     # SAEHD-like sizes for a GPU.
     "quality": ModelConfig(resolution=192, e_dims=64, ae_dims=256, d_dims=64, d_mask_dims=22),
 }
