@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,16 @@ def test_model_round_trips_through_the_vault_encrypted(lab, trained):
 def test_resume_continues_the_iteration_count(lab, trained):
     again = train_model(_job(lab, iterations=3, resume=trained.model_id), vault=lab["vault"], analyzer=lab["analyzer"])
     assert again.result.iterations == 28 and again.meta["resumed_from"] == trained.model_id
+
+
+def test_ctrl_c_stops_after_the_step_and_the_model_is_still_stored(lab):
+    def press_ctrl_c(progress) -> None:
+        if progress.iteration == 3:
+            signal.raise_signal(signal.SIGINT)
+
+    outcome = train_model(_job(lab, iterations=50), vault=lab["vault"], analyzer=lab["analyzer"], on_progress=press_ctrl_c)
+    assert outcome.result.interrupted and outcome.result.iterations == 3
+    assert lab["vault"].get_model(outcome.model_id)[1]["interrupted"] is True
 
 
 def test_cuda_asked_without_a_gpu_is_refused_before_consent(lab):

@@ -7,6 +7,8 @@ which are the talent's property, only ever reach disk encrypted by the vault.
 from __future__ import annotations
 
 import io
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -165,9 +167,11 @@ class Trainer:
         if iterations is None and seconds is None:
             raise InputError("give --iterations N or --minutes M")
         start = time.monotonic()
-        steps, interrupted = 0, False
-        try:
-            while (iterations is None or steps < iterations) and (seconds is None or time.monotonic() - start < seconds):
+        steps = 0
+        with _StopOnCtrlC() as stop:
+            while not stop.requested and (iterations is None or steps < iterations) and (
+                seconds is None or time.monotonic() - start < seconds
+            ):
                 s, d = self.step()
                 steps += 1
                 if self.iteration % 10 == 0 or steps == 1:
@@ -180,11 +184,36 @@ class Trainer:
                     on_progress(Progress(self.iteration, s, d, rate, elapsed, max(0.0, min(left)) if left else None))
                 if on_preview and preview_every and self.iteration % preview_every == 0:
                     on_preview(self.preview())
-        except KeyboardInterrupt:
-            interrupted = True
+                last = (self.iteration, s, d)
+        if steps and self.losses[-1][0] != self.iteration:
+            self.losses.append(last)
+        interrupted = stop.requested
         if on_preview and preview_every:
             on_preview(self.preview())
         return RunResult(self.iteration, steps, tuple(self.losses), interrupted, time.monotonic() - start)
+
+
+class _StopOnCtrlC:
+    """First Ctrl-C asks the loop to stop after the current step (so the weights stay whole and get
+    stored); a second one interrupts at once. Only the main thread can own SIGINT."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame) -> None:  # noqa: ANN001
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> "_StopOnCtrlC":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def _to_uint8(t: torch.Tensor) -> np.ndarray:
