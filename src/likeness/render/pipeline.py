@@ -10,6 +10,8 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +29,7 @@ from likeness.render.selection import nearest_track, plan_swaps
 
 REFERENCE_SAMPLES_PER_TRACK = 8  # embeddings averaged per track when matching --reference
 REFERENCE_SAMPLE_EVERY = 10  # frames between two embeddings of one track
+LOOKAHEAD_FRAMES = 2  # decoded frames waiting for the compositor: bounds memory at 720p-4K
 
 
 def new_render_id() -> int:
@@ -195,12 +198,31 @@ class FrameSwapper:
         self.swapped_frames = 0
 
     def __call__(self, image: Image, chosen: list[Face], held: list[int], time: float | None = None) -> Image:
+        return self.apply(image, self.propose(image, chosen), held, time)
+
+    def propose(self, image: Image, chosen: list[Face]) -> list[tuple[Face, Any]]:
+        """The engine's patch (or the exception it raised) per chosen face.
+
+        Touches no smoothing state, so it may run on a worker thread, one frame ahead of
+        :meth:`apply`.
+        """
+        proposals: list[tuple[Face, Any]] = []
+        for face in chosen:
+            try:
+                proposals.append((face, self.engine.swap(image, face)))
+            except Exception as exc:  # noqa: BLE001 - one frame's failure must not stop the video
+                proposals.append((face, exc))
+        return proposals
+
+    def apply(self, image: Image, proposals: list[tuple[Face, Any]], held: list[int], time: float | None = None) -> Image:
+        """Composite the proposals in order (smoothing per track), then the held tracks."""
         out = image
         failed = swapped = False
-        for face in chosen:
+        for face, patch in proposals:
             track = face.track if face.track is not None else -1
             try:
-                patch = self.engine.swap(image, face)
+                if isinstance(patch, BaseException):
+                    raise patch
                 out = swap.composite(out, patch, colour=self.colour, blend=self.blend, smoother=self.smoother, track=track)
                 self.smoother.remember(track, patch, time)
                 swapped = True
@@ -245,10 +267,15 @@ def _encode(
     marker = tagging.Watermarker(tagging.PUBLIC_KEY)  # one per render: its layout is reused by every frame
     with ExitStack() as stack:
         writer = None
-        for frame in frames:
-            chosen = selected[frame.index] if frame.index < len(selected) else []
+        # The engine works one frame ahead on a worker thread while this thread composites,
+        # marks and encodes (numpy, OpenCV and x264 release the GIL); order stays frame order.
+        worker = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="likeness-swap"))
+        ahead: deque[tuple[media.Frame, list[Face], Future]] = deque()
+
+        def finish(frame: media.Frame, chosen: list[Face], proposals: Future) -> None:
+            nonlocal writer, count
             held = holds[frame.index] if frame.index < len(holds) else []
-            swapped = swapper(frame.image, chosen, held, frame.time)
+            swapped = swapper.apply(frame.image, proposals.result(), held, frame.time)
             boxes = [face.box for face in chosen]
             marked = tagging.mark_frame(swapped, render_id=render_id, face_boxes=boxes, visible=visible, time=frame.time, marker=marker)
             if info.kind == "image":
@@ -261,6 +288,14 @@ def _encode(
                     )
                 writer.write(marked, time=frame.time)
             count += 1
+
+        for frame in frames:
+            chosen = selected[frame.index] if frame.index < len(selected) else []
+            ahead.append((frame, chosen, worker.submit(swapper.propose, frame.image, chosen)))
+            if len(ahead) > LOOKAHEAD_FRAMES:
+                finish(*ahead.popleft())
+        while ahead:
+            finish(*ahead.popleft())
     if count == 0:
         raise InputError(f"{job.target}: no frame could be decoded; nothing was written")
     return count
