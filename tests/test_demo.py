@@ -5,12 +5,8 @@ from __future__ import annotations
 import pytest
 
 from likeness import demo, media, tagging
-from tests.test_render_pipeline import _missing
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(bool(_missing()) or not hasattr(tagging, "verify"), reason="tagging (mark_frame, seal, verify) not landed yet"),
-]
+pytestmark = pytest.mark.slow
 
 
 def test_demo_writes_tagged_outputs_and_side_by_side_reports(tmp_path, capsys):

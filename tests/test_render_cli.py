@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from tests.test_render_pipeline import ASTRONAUT, pytestmark, studio  # noqa: F401 - shared fixture and skip reason
+from tests.test_render_pipeline import ASTRONAUT, studio  # noqa: F401 - shared fixture
 
 
 def _swap(studio, *args: str) -> subprocess.CompletedProcess:

@@ -10,7 +10,7 @@ from likeness import media
 from likeness.faces import distance
 from likeness.render import render
 from tests.conftest import shared
-from tests.test_render_pipeline import _job, pytestmark, studio  # noqa: F401 - shared fixture and skip reason
+from tests.test_render_pipeline import _job, studio  # noqa: F401 - shared fixture
 
 
 def _changed(before: np.ndarray, after: np.ndarray, box) -> float:

@@ -28,6 +28,8 @@ CREDITS = (
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
+    if hasattr(value, "as_dict"):
+        return dict(value.as_dict())
     if hasattr(value, "to_dict"):
         return dict(value.to_dict())
     if dataclasses.is_dataclass(value):
