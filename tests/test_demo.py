@@ -24,3 +24,11 @@ def test_demo_writes_tagged_outputs_and_side_by_side_reports(tmp_path, capsys):
     if video:
         assert media.probe(video[0]).has_audio
     assert "demo: done" in capsys.readouterr().out
+
+
+def test_demo_without_the_shared_media_says_what_it_needs_and_still_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(demo, "SHARED_MEDIA", tmp_path / "no-shared-media")
+    written = demo.run(tmp_path / "demo-output")
+    assert "syn_SFHQ_pt1_00000161.jpg" in capsys.readouterr().err
+    outputs = [p for p in written if p.name.startswith("swap-")]
+    assert len(outputs) == 1 and tagging.verify(outputs[0]).verdict == "synthetic"
