@@ -67,3 +67,26 @@ def test_face_all_swaps_every_face(studio, grid, tmp_path):
     moved = [round(distance(studio.analyzer.embed(image, f), studio.analyzer.embed(result, f)), 2) for f in others]
     assert record.settings["failed_frames"] == 0
     assert min(moved) > 0.15, moved
+
+
+def test_a_briefly_lost_face_keeps_its_last_swap(studio):
+    from itertools import islice
+
+    from likeness import swap
+    from likeness.faces import analyze_video
+    from likeness.render import FrameSwapper
+    from likeness.render.selection import plan_swaps
+
+    frames = list(islice(media.read_frames(shared("grid_bbaf2n.mpg")), 12))
+    found = [faces for _, faces in analyze_video(frames, studio.analyzer)]
+    found[6] = found[7] = []  # the detector misses the speaker for two frames
+    selected, holds = plan_swaps(found, "largest", max_gap=6)
+    assert selected[6] == selected[7] == [] and holds[6] == holds[7] == [found[5][0].track]
+    engine = swap.make_engine("retrieval")
+    engine.prepare(studio.vault.faceset("alice"))
+    swapper = FrameSwapper(engine, colour="reinhard", blend="laplacian")
+    out = [swapper(f.image, selected[f.index], holds[f.index], f.time) for f in frames]
+    x, y, w, h = found[5][0].box
+    change = [float(np.abs(o[y:y + h, x:x + w].astype(int) - f.image[y:y + h, x:x + w]).mean()) for o, f in zip(out, frames)]
+    assert min(change[6:8]) > 0.5 * change[5]  # held, not popped back to the original face
+    assert swapper.failed_frames == 0 and swapper.swapped_frames == 12
