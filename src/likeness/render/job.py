@@ -16,7 +16,7 @@ from likeness.errors import InputError
 FaceSpec = Union[Literal["largest", "all"], int]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v")
+VIDEO_SUFFIXES = (".mp4", ".mov")  # containers that both carry the audio copy and take a C2PA manifest
 
 # Options a job may carry, with their defaults; anything else is a typo worth a clear error.
 DEFAULT_OPTIONS: Mapping[str, Any] = {

@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from likeness.errors import InputError
+from likeness.errors import InputError, LikenessError
 from likeness.render.job import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 
@@ -91,6 +93,19 @@ class PendingOutput:
         self._committed = True
         self.encoded.unlink(missing_ok=True)
         return self.plan.path
+
+    @contextmanager
+    def named_in_errors(self) -> Iterator[None]:
+        """Errors from the encoder or signer name the user's output, not our hidden temporary."""
+        try:
+            yield
+        except LikenessError as exc:
+            message = str(exc)
+            for temp in (self.encoded, self.sealed):
+                message = message.replace(str(temp), str(self.plan.path)).replace(temp.name, self.plan.path.name)
+            if message == str(exc):
+                raise
+            raise type(exc)(message) from exc
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.encoded.unlink(missing_ok=True)

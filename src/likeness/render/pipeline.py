@@ -77,7 +77,7 @@ def render(
     visible = bool(job.option("visible_label")) or bool(getattr(decision.grant, "visible_label", False))
     swapper = FrameSwapper(engine, colour=job.option("colour"), blend=job.option("blend"))
     frames = _frames(job.target, info, progress, "swapping")
-    with PendingOutput(plan) as pending:
+    with PendingOutput(plan) as pending, pending.named_in_errors():
         count = _encode(frames, pending.encoded, plan, job, info, render_id, visible, selected, holds, swapper)
         if swapper.swapped_frames == 0:
             raise LikenessError(f"{job.target}: the {job.engine} engine failed on every frame; nothing was written")
