@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -126,14 +126,12 @@ class _Analysis:
 
 
 def _frames(path: Path, info: media.MediaInfo, progress: bool, label: str) -> Iterator[media.Frame]:
-    """The target's frames; an image is one frame at time 0."""
+    """The target's frames; an image is one frame at time 0. The decoder closes when done."""
     if info.kind == "image":
-        frames: Any = iter([media.Frame(0, 0.0, media.read_image(path))])
-    else:
-        frames = media.read_frames(path)
-    if progress and info.kind == "video":
-        frames = media.track_progress(frames, info.frame_count or None, f"{label} {path.name}")
-    return frames
+        yield media.Frame(0, 0.0, media.read_image(path))
+        return
+    with media.read_frames(path) as reader:
+        yield from (media.track_progress(reader, info.frame_count or None, f"{label} {path.name}") if progress else reader)
 
 
 def _analyse(job: RenderJob, info: media.MediaInfo, analyzer: faces.FaceAnalyzer, progress: bool) -> _Analysis:
