@@ -31,7 +31,7 @@ def _write_preview(path: Path, grid, mark_id: int) -> None:  # noqa: ANN001 - nu
 
     from likeness import media, tagging
 
-    scale = max(1, 256 // max(1, grid.shape[0] // 4))
+    scale = max(1, 256 // max(1, grid.shape[1] // 5))  # five columns of R px cells
     if scale > 1:
         grid = cv2.resize(grid, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
     media.write_image(path, tagging.mark_frame(grid, render_id=mark_id, visible=True))
@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         from likeness import faces
-        from likeness.train import TrainJob, train_model
+        from likeness.train import TrainJob, resolve_device, train_model
 
         if preview is not None and preview.suffix.lower() != ".png":
             from likeness.errors import InputError
@@ -74,6 +74,7 @@ def register(app: typer.Typer) -> None:
             identity=name, grant_id=grant, target=target, preset=preset, resolution=resolution,
             iterations=iterations, minutes=minutes, device=device, resume=resume, seed=seed, scope=scope,
         )
+        resolve_device(device)  # refuse an absent GPU before the bar appears (train_model checks again)
         err = Console(stderr=True)
         total = float(iterations) if iterations is not None else float(minutes) * 60  # type: ignore[arg-type]
         bar = Progress(
