@@ -80,18 +80,9 @@ def test_watermark_survives_attack_on_astronaut(marker, marked_astronaut, attack
     assert found.found and found.payload == RENDER_ID, attack
 
 
-KNOWN_MISSES = {  # measured limits, reported in issue 5: crop/resize of smooth or small images
-    ("syn_SFHQ_pt2_00001843.jpg", "crop_half_area"),
-    ("pd_nasa_astronaut_class_group.jpg", "crop_half_area"),
-    ("pd_nasa_astronaut_class_group.jpg", "half_size"),
-}
-
-
 @pytest.mark.parametrize("name", ["syn_SFHQ_pt1_00000161.jpg", "syn_SFHQ_pt2_00001843.jpg", "pd_nasa_astronaut_class_group.jpg"])
 @pytest.mark.parametrize("attack", ["jpeg_q50", "crop_half_area", "screenshot", "half_size"])
-def test_watermark_survives_attack_on_shared_faces(marker, name, attack, request):
-    if (name, attack) in KNOWN_MISSES:
-        request.applymarker(pytest.mark.xfail(reason="known miss: lattice resync too imprecise here", strict=False))
+def test_watermark_survives_attack_on_shared_faces(marker, name, attack):
     image = cv2.imread(str(shared(name)))[:, :, ::-1].copy()
     found = marker.detect(ATTACKS[attack](marker.embed(image, RENDER_ID ^ 0xFF)))
     assert found.found and found.payload == RENDER_ID ^ 0xFF
@@ -121,20 +112,20 @@ def test_false_positive_bound_is_below_one_in_a_billion():
 
 
 def test_no_false_alarm_on_unmarked_images(marker):
-    """300 unmarked images: natural crops at several scales, noise, flat colours, gradients."""
+    """200 unmarked images: natural crops, noise, flat colours (the 2000+ count is benchmarks/watermark.py)."""
     rng = np.random.default_rng(7)
     sources = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket(), cv2.cvtColor(data.camera(), cv2.COLOR_GRAY2RGB)]
     images = []
-    while len(images) < 240:
+    while len(images) < 160:
         src = sources[len(images) % len(sources)]
         h, w = src.shape[:2]
         ch, cw = int(rng.integers(128, h)), int(rng.integers(128, w))
         y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
         crop = src[y : y + ch, x : x + cw]
         images.append(_jpeg(crop, int(rng.integers(30, 95))) if rng.random() < 0.5 else crop)
-    for i in range(30):
+    for i in range(20):
         images.append(rng.integers(0, 256, (160 + i, 200, 3), dtype=np.uint8))
-    for i in range(30):
+    for i in range(20):
         images.append(np.full((200, 240 + i, 3), rng.integers(0, 256, 3), dtype=np.uint8))
     hits = [i for i, im in enumerate(images) if marker.detect(im).found]
     assert hits == []

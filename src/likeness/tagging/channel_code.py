@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 CONSTRAINT = 7
 _G = (0o171, 0o133)
 _STATES = 1 << (CONSTRAINT - 1)
+_HALF = _STATES // 2
 
 
 def _tables() -> tuple[NDArray[np.int64], NDArray[np.float32]]:
@@ -29,6 +30,11 @@ def _tables() -> tuple[NDArray[np.int64], NDArray[np.float32]]:
 
 
 _NEXT, _OUT = _tables()  # constant lookup tables, never mutated
+# Butterfly: state d is reached from (d mod 32) * 2 + {0, 1} with input bit d >> 5.
+_DST = np.arange(_STATES)
+_BIT = _DST >> (CONSTRAINT - 2)
+_PRED = np.stack([(_DST % _HALF) * 2, (_DST % _HALF) * 2 + 1])  # (2, states)
+_PRED_OUT = np.stack([_OUT[_PRED[0], _BIT], _OUT[_PRED[1], _BIT]])  # (2, states, 2)
 
 
 def encode(bits: NDArray[np.uint8]) -> NDArray[np.uint8]:
@@ -47,29 +53,29 @@ def coded_length(n_bits: int) -> int:
 
 
 def decode(soft: NDArray[np.floating], n_bits: int) -> NDArray[np.uint8]:
-    """Maximum-likelihood bits from soft values (positive means a coded 1), tail terminated."""
+    """Maximum-likelihood bits from soft values (positive means a coded 1), tail terminated.
+
+    Add-compare-select over the butterfly, vectorised across the 64 states (a detect call may
+    decode several candidates, so this runs in well under a millisecond).
+    """
     steps = n_bits + CONSTRAINT - 1
-    soft = np.asarray(soft, np.float32).reshape(steps, 2)
-    metric = np.full(_STATES, -np.inf, np.float32)
+    soft = np.asarray(soft, np.float64).reshape(steps, 2)
+    branch = _PRED_OUT.astype(np.float64) @ soft.T  # (2, states, steps)
+    metric = np.full(_STATES, -np.inf)
     metric[0] = 0.0
-    back_state = np.zeros((steps, _STATES), np.int64)
-    back_bit = np.zeros((steps, _STATES), np.uint8)
-    src = np.repeat(np.arange(_STATES), 2)
-    bit = np.tile(np.array([0, 1]), _STATES)
-    dst = _NEXT[src, bit]
+    choice = np.zeros((steps, _STATES), bool)
+    tail = _BIT == 1
     for t in range(steps):
-        cand = metric[src] + _OUT[src, bit] @ soft[t]
+        c0 = metric[_PRED[0]] + branch[0, :, t]
+        c1 = metric[_PRED[1]] + branch[1, :, t]
+        pick = c1 > c0
+        metric = np.where(pick, c1, c0)
         if t >= n_bits:  # tail: only zero inputs
-            cand = np.where(bit == 0, cand, -np.inf)
-        order = np.argsort(cand, kind="stable")  # last write wins: keep the best per destination
-        new = np.full(_STATES, -np.inf, np.float32)
-        new[dst[order]] = cand[order]
-        back_state[t, dst[order]] = src[order]
-        back_bit[t, dst[order]] = bit[order]
-        metric = new
+            metric[tail] = -np.inf
+        choice[t] = pick
     state = 0
     out = np.zeros(steps, np.uint8)
     for t in range(steps - 1, -1, -1):
-        out[t] = back_bit[t, state]
-        state = back_state[t, state]
+        out[t] = _BIT[state]
+        state = int(_PRED[int(choice[t, state]), state])
     return out[:n_bits]
