@@ -4,7 +4,7 @@ The target is an SFHQ still letterboxed into 1280x720 (face about 330 px high) o
 shared media, the astronaut scaled up; the source is another SFHQ face (or the mirrored
 astronaut). Figures taken while other work loads the CPU are noisy: say so when quoting them.
 
-    .venv/bin/python benchmarks/swap_speed.py [--frames 40]
+    .venv/bin/python benchmarks/swap_speed.py [--frames 40] [--fill 0.7] [--work-size PX]
 """
 
 from __future__ import annotations
@@ -28,12 +28,16 @@ def read(name: str) -> np.ndarray | None:
     return cv2.imread(str(path))[..., ::-1].copy() if path.is_file() else None
 
 
-def frame_720p(image: np.ndarray) -> np.ndarray:
-    scale = 720 / image.shape[0] * 0.7
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+def frame_720p(image: np.ndarray, fill: float = 0.7) -> np.ndarray:
+    """The image scaled to ``fill`` x 720 px high, centred in a 1280x720 frame (cropped if larger)."""
+    scale = 720 / image.shape[0] * fill
+    small = cv2.resize(image, None, fx=scale, fy=scale,
+                       interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     canvas = np.full((720, 1280, 3), 90, np.uint8)
-    y, x = (720 - small.shape[0]) // 2, (1280 - small.shape[1]) // 2
-    canvas[y:y + small.shape[0], x:x + small.shape[1]] = small
+    h, w = min(small.shape[0], 720), min(small.shape[1], 1280)
+    sy, sx = (small.shape[0] - h) // 2, (small.shape[1] - w) // 2
+    y, x = (720 - h) // 2, (1280 - w) // 2
+    canvas[y:y + h, x:x + w] = small[sy:sy + h, sx:sx + w]
     return canvas
 
 
@@ -41,19 +45,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--fill", type=float, default=0.7,
+                        help="target image height / 720 (0.7: face about 315 px high; 1.4: about 630 px, "
+                             "as in pipeline_speed's clip)")
+    parser.add_argument("--work-size", type=int, default=None,
+                        help="retrieval engine work_size (default: the engine's; 0: full size)")
     args = parser.parse_args()
     cv2.setNumThreads(args.threads)
     target = read("syn_SFHQ_pt2_00003040.jpg")
     source = read("syn_SFHQ_pt1_00000161.jpg")
     if target is None or source is None:
         target, source = data.astronaut(), np.ascontiguousarray(data.astronaut()[:, ::-1])
-    frame = frame_720p(target)
+    frame = frame_720p(target, args.fill)
+    options = {} if args.work_size is None else {"work_size": args.work_size or None}
     with FaceAnalyzer() as analyzer:
         faceset = make_faceset([source], analyzer)
         face = analyzer.detect(frame)[0]
-    print(f"frame {frame.shape[1]}x{frame.shape[0]}, face box {face.box}, cv2 threads {args.threads}")
+    print(f"frame {frame.shape[1]}x{frame.shape[0]}, face box {face.box}, cv2 threads {args.threads}, "
+          f"engine options {options or 'default'}")
     for colour, blend in (("reinhard", "laplacian"), ("none", "laplacian"), ("reinhard", "poisson")):
-        engine = make_engine("retrieval")
+        engine = make_engine("retrieval", **options)
         engine.prepare(faceset)
         smoother = TemporalSmoother()
         swap_ms, comp_ms = [], []

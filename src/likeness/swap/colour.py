@@ -43,16 +43,13 @@ def from_lab(lab: NDArray[np.uint8]) -> Image:
 
 
 def lab_stats(src_lab, dst_lab, weight: NDArray[np.float32]) -> LabStats:
-    """Weighted Lab statistics of both images over ``weight``."""
-    inside = weight.ravel() > 0
-    w = weight.ravel()[inside].astype(np.float32)[:, None]
-    total = max(float(w.sum()), 1e-6)
+    """Lab statistics of both images over ``weight`` (a 0/1 mask: every pixel in it counts once)."""
+    inside = (np.asarray(weight) > 0).astype(np.uint8)
 
     def stats(lab):
-        flat = lab.reshape(-1, 3)[inside]
-        mean = (flat * w).sum(0) / total
-        std = np.sqrt(((flat - mean) ** 2 * w).sum(0) / total)
-        return mean.astype(np.float32), np.maximum(std, 1e-3).astype(np.float32)
+        mean, std = cv2.meanStdDev(np.ascontiguousarray(lab), mask=inside)
+        return (mean.ravel().astype(np.float32),
+                np.maximum(std.ravel(), 1e-3).astype(np.float32))
 
     return LabStats(*stats(src_lab), *stats(dst_lab))
 

@@ -18,8 +18,9 @@ from likeness.swap.engine import Mask, Patch
 @dataclass
 class _TrackState:
     stats: colours.LabStats | None = None
-    mask: Mask | None = None  # full-frame-sized only over the last patch's box
-    box: tuple[int, int, int, int] | None = None
+    mask: Mask | None = None  # the last (smoothed) mask, at its own working scale
+    origin: tuple[int, int] | None = None  # its crop's top-left corner in the frame
+    scale: tuple[float, float] = (1.0, 1.0)  # its working pixels per frame pixel
     last: Patch | None = None
     last_time: float | None = None
 
@@ -46,21 +47,29 @@ class TemporalSmoother:
         return state.stats
 
     def mask(self, track: int, patch: Patch) -> Mask:
-        """The patch's mask averaged with the previous one, where both crops overlap."""
+        """The patch's mask (its working one, if it has one) averaged with the previous one,
+        where both crops overlap; a previous mask at another working scale is resized first."""
         state = self._state(track)
-        x, y, w, h = patch.box
-        out = patch.mask
-        if state.mask is not None and state.box is not None:
-            px, py, pw, ph = state.box
-            ox0, oy0 = max(x, px), max(y, py)
-            ox1, oy1 = min(x + w, px + pw), min(y + h, py + ph)
+        out, (sx, sy) = (patch.mask, (1.0, 1.0)) if patch.work is None else (patch.work.mask, patch.work.scale)
+        if state.mask is not None and state.origin is not None:
+            prev = state.mask
+            if state.scale != (sx, sy):
+                ph, pw = prev.shape
+                size = (max(1, round(pw * sx / state.scale[0])), max(1, round(ph * sy / state.scale[1])))
+                prev = cv2.resize(prev, size, interpolation=cv2.INTER_LINEAR)
+            # The previous crop's corner in this patch's working pixels.
+            px, py = round((state.origin[0] - patch.x) * sx), round((state.origin[1] - patch.y) * sy)
+            h, w = out.shape
+            ph, pw = prev.shape
+            ox0, oy0 = max(0, px), max(0, py)
+            ox1, oy1 = min(w, px + pw), min(h, py + ph)
             if ox1 > ox0 and oy1 > oy0:
-                out = patch.mask.copy()
-                cur = out[oy0 - y:oy1 - y, ox0 - x:ox1 - x]
-                prev = state.mask[oy0 - py:oy1 - py, ox0 - px:ox1 - px]
+                out = out.copy()
+                cur = out[oy0:oy1, ox0:ox1]
+                old = prev[oy0 - py:oy1 - py, ox0 - px:ox1 - px]
                 # Only soften: never spread the mask past this frame's own support.
-                cur[:] = np.where(cur > 0, self.keep * prev + (1 - self.keep) * cur, cur)
-        state.mask, state.box = out, patch.box
+                cur[:] = np.where(cur > 0, self.keep * old + (1 - self.keep) * cur, cur)
+        state.mask, state.origin, state.scale = out, (patch.x, patch.y), (sx, sy)
         return out
 
     def remember(self, track: int, patch: Patch, time: float | None = None) -> None:
@@ -100,23 +109,73 @@ def composite(frame: Image, patch: Patch | Image, mask: Mask | None = None, *,
     if crop.shape[:2] != patch.mask.shape:
         raise InputError(f"patch {patch.box} does not fit in a {frame.shape[1]}x{frame.shape[0]} frame")
     backdrop = crop if patch.backdrop is None else patch.backdrop
-    m = patch.mask
-    if smoother is not None and track is not None:
-        m = smoother.mask(track, patch)
-    face = _match(patch.image, backdrop, m, colour, relight, smoother, track)
+    if patch.support is not None:
+        support = np.ascontiguousarray(patch.support).view(np.uint8)
+    else:
+        support = cv2.dilate((patch.mask > 0).astype(np.uint8), np.ones((3, 3), np.uint8),
+                             iterations=blending.reach(crop.shape))
+    out = frame.copy()
+    region = out[y:y + h, x:x + w]
+    if patch.work is None:
+        m = patch.mask
+        if smoother is not None and track is not None:
+            m = smoother.mask(track, patch)
+        merged = _merge(patch.image, backdrop, m, colour, blend, relight, smoother, track)
+        cv2.copyTo(merged, support, region)  # writes into out
+        return out
+    cv2.copyTo(backdrop, support, region)  # the reshaped band
+    face = _merge_at_work_size(patch, crop, backdrop, colour, blend, relight, smoother, track)
+    if face is not None:
+        (bx0, by0, bx1, by1), pixels = face
+        cv2.copyTo(pixels, support[by0:by1, bx0:bx1], region[by0:by1, bx0:bx1])
+    return out
+
+
+def _merge(face: Image, backdrop: Image, m: Mask, colour: str, blend: str, relight: bool,
+           smoother: TemporalSmoother | None, track: int | None) -> Image:
+    """Colour-match ``face`` to ``backdrop`` under ``m`` and blend it in (one resolution)."""
+    face = _match(face, backdrop, m, colour, relight, smoother, track)
     face = np.where((m > 0)[..., None], face, backdrop)  # nothing to blend outside the mask
     if blend == "laplacian":
-        merged = blending.laplacian(face, backdrop, m)
+        return blending.laplacian(face, backdrop, m)
+    return blending.poisson(face, backdrop, m)
+
+
+def _merge_at_work_size(patch: Patch, crop: Image, backdrop: Image, colour: str, blend: str,
+                        relight: bool, smoother: TemporalSmoother | None, track: int | None
+                        ) -> tuple[tuple[int, int, int, int], Image] | None:
+    """Match and blend at the working size, then bring the result up to the frame's size.
+
+    ``up(merged) + (1 - mask) * (backdrop - up(small backdrop))``: inside the mask the new face
+    (it has no more detail than the working size), outside it the full-size backdrop's own
+    detail, so hair and jaw round the face stay sharp; far from the mask this is the backdrop
+    exactly. Returns the box (x0, y0, x1, y1, crop pixels) the blend touched and its pixels.
+    """
+    work = patch.work
+    h, w = crop.shape[:2]
+    if patch.backdrop is None:  # a held patch: blend onto this frame's own pixels
+        small_back = cv2.resize(crop, (work.shape[1], work.shape[0]), interpolation=cv2.INTER_AREA)
     else:
-        merged = blending.poisson(face, backdrop, m)
-    if patch.support is not None:
-        support = patch.support
-    else:
-        support = cv2.dilate((m > 0).astype(np.uint8), np.ones((3, 3), np.uint8),
-                             iterations=blending.reach(crop.shape)) > 0
-    out = frame.copy()
-    out[y:y + h, x:x + w] = np.where(support[..., None], merged, crop)
-    return out
+        small_back = work.backdrop
+    m = work.mask
+    if smoother is not None and track is not None:
+        m = smoother.mask(track, patch)
+    merged = _merge(work.image, small_back, m, colour, blend, relight, smoother, track)
+    # The blend reaches past the mask; everything it did not touch stays the backdrop exactly.
+    tx, ty, tw, th = cv2.boundingRect(cv2.absdiff(merged, small_back).max(axis=2))
+    if tw == 0:
+        return None
+    sx, sy = work.scale
+    bx0, by0 = max(0, int(tx / sx) - 1), max(0, int(ty / sy) - 1)
+    bx1 = min(w, int(np.ceil((tx + tw) / sx)) + 1)
+    by1 = min(h, int(np.ceil((ty + th) / sy)) + 1)
+    box = np.s_[by0:by1, bx0:bx1]
+    up_merged = cv2.resize(merged, (w, h), interpolation=cv2.INTER_CUBIC)[box]
+    up_back = cv2.resize(small_back, (w, h), interpolation=cv2.INTER_CUBIC)[box]
+    keep = 1.0 - cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)[box]
+    detail = cv2.multiply(cv2.subtract(backdrop[box], up_back, dtype=cv2.CV_32F),
+                          cv2.merge((keep, keep, keep)))
+    return (bx0, by0, bx1, by1), cv2.add(up_merged, detail, dtype=cv2.CV_8U)
 
 
 def _match(face: Image, backdrop: Image, mask: NDArray[np.float32], colour: str, relight: bool,

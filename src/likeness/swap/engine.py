@@ -17,6 +17,20 @@ Mask = NDArray[np.float32]  # HxW in [0, 1]
 
 
 @dataclass(frozen=True, eq=False)
+class WorkCrop:
+    """A patch's crop at working resolution: ``scale`` (x, y) working pixels per frame pixel."""
+
+    image: Image
+    mask: Mask
+    backdrop: Image
+    scale: tuple[float, float]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.mask.shape[0], self.mask.shape[1]
+
+
+@dataclass(frozen=True, eq=False)
 class Patch:
     """A swapped face confined to a crop of the frame, so that 720p stays real time.
 
@@ -26,6 +40,12 @@ class Patch:
     reshaped to the new face outline (and interiors kept from the target); pixels of it outside
     the reshaped band equal the frame exactly. ``support`` marks every crop pixel the composite
     may change.
+
+    ``work``, when given, is the same patch at a bounded working resolution, where the composite
+    does its colour matching and blending (a 700 px face costs what a 300 px one does); the
+    full-size fields are then its upsampling. ``upscale`` > 1 says the face's real detail
+    (source crop or working size) is that many times smaller than the face in the frame: the
+    new face is softer than the frame around it.
     """
 
     image: Image
@@ -34,6 +54,8 @@ class Patch:
     y: int
     backdrop: Image | None = None
     support: NDArray[np.bool_] | None = None
+    work: WorkCrop | None = None
+    upscale: float = 1.0
 
     @property
     def box(self) -> tuple[int, int, int, int]:

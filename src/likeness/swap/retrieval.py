@@ -20,10 +20,11 @@ from likeness.errors import InputError
 from likeness.faces.types import Face, Image
 from likeness.swap import blend as blending
 from likeness.swap import mesh, shape, warp
-from likeness.swap.engine import Patch, register_engine
+from likeness.swap.engine import Patch, WorkCrop, register_engine
 
 OUTER = 1.22  # outer ring of the reshaped band, relative to the face oval around its centre
 _LEVELS_MARGIN = 24  # spare pixels round the band inside the crop, for feathering and blending
+WORK_SIZE = 288  # default largest face side (px) the warp and the composite work at
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,22 +33,63 @@ class _Crop:
     points: NDArray[np.float32]  # (481, 3) with hole centres
     facing: NDArray[np.float64]
     expression: NDArray[np.float64]
+    extent: float  # the face's largest side in the crop (px): the most detail it can give
+
+
+@dataclass(frozen=True)
+class _Triangles:
+    """The static triangle lists, built once per engine instead of once per frame."""
+
+    band: NDArray[np.int32]  # the ring between the face oval and the fixed outer ring
+    inner: NDArray[np.int32]  # skin, mouth fan, right eye fan, left eye fan, concatenated
+    group: NDArray[np.int8]  # 0 skin, 1 mouth, 2 right eye, 3 left eye, per inner triangle
+
+
+def _triangles() -> _Triangles:
+    topo = mesh.topology()
+    oval = mesh.FACE_OVAL
+    n = len(oval)
+    band = np.array([tri for i in range(n) for tri in (
+        (oval[i], oval[(i + 1) % n], mesh.N_POINTS + i),
+        (oval[(i + 1) % n], mesh.N_POINTS + (i + 1) % n, mesh.N_POINTS + i))], np.int32)
+    parts = [topo.skin, topo.mouth, topo.right_eye, topo.left_eye]
+    group = np.concatenate([np.full(len(t), g, np.int8) for g, t in enumerate(parts)])
+    return _Triangles(band, np.concatenate(parts).astype(np.int32), group)
+
+
+def work_scale(face_size: float, work_size: int | None) -> float:
+    """Working pixels per frame pixel: 1, or less so that the face's largest side is ``work_size``."""
+    if not work_size or face_size <= work_size:
+        return 1.0
+    return float(work_size) / float(face_size)
 
 
 class RetrievalEngine:
-    """Nearest-crop, dense-mesh face swap; see the module docstring."""
+    """Nearest-crop, dense-mesh face swap; see the module docstring.
+
+    ``work_size`` bounds the face's largest side (px) in the working crop: a bigger face is
+    warped, colour-matched and blended at that size and the result upsampled (the faceset crops
+    hold about that much detail anyway); ``None`` works at full size.
+    """
 
     name = "retrieval"
 
     def __init__(self, *, k: int = 3, shape_strength: float = 0.8, pose_weight: float = 4.0,
-                 erode: float = 0.05, feather: float = 0.03) -> None:
+                 erode: float = 0.05, feather: float = 0.03,
+                 work_size: int | None = WORK_SIZE) -> None:
+        if work_size is not None and int(work_size) < 64:
+            raise InputError(f"work_size {work_size}: use 64 px or more (or None for full size)")
         self.k = k
         self.shape_strength = shape_strength
         self.pose_weight = pose_weight
         self.erode = erode
         self.feather = feather
+        self.work_size = None if work_size is None else int(work_size)
         self._crops: tuple[_Crop, ...] = ()
+        self._facings = np.zeros((0, 3))
+        self._expressions = np.zeros((0, 5))
         self._canonical: NDArray[np.float32] | None = None
+        self._tris = _triangles()
 
     def prepare(self, faceset: Any) -> None:
         """Index the crops by facing direction and expression; learn the canonical shape."""
@@ -57,11 +99,15 @@ class RetrievalEngine:
         lms = [np.asarray(item.landmarks, np.float32)[:478, :3] for item in items]
         self._canonical = shape.canonical_shape(lms)
         crops = []
+        oval = list(mesh.FACE_OVAL)
         for item, lm in zip(items, lms):
             fit = shape.fit_similarity(self._canonical, lm)
             crops.append(_Crop(np.ascontiguousarray(item.image), mesh.with_centres(lm),
-                               shape.facing(fit), shape.expression(lm)))
+                               shape.facing(fit), shape.expression(lm),
+                               float(np.ptp(lm[oval, :2], axis=0).max())))
         self._crops = tuple(crops)
+        self._facings = np.stack([c.facing for c in crops])
+        self._expressions = np.stack([c.expression for c in crops])
 
     def nearest(self, target: NDArray[np.float32]) -> tuple[list[int], NDArray[np.float64]]:
         """Indices and weights (summing to 1) of the crops closest to the target's pose and expression."""
@@ -69,10 +115,8 @@ class RetrievalEngine:
             raise InputError("the retrieval engine was not prepared with a faceset")
         fit = shape.fit_similarity(self._canonical, target)
         t_facing, t_expr = shape.facing(fit), shape.expression(target)
-        facings = np.stack([c.facing for c in self._crops])
-        exprs = np.stack([c.expression for c in self._crops])
-        cost = (self.pose_weight * ((facings - t_facing) ** 2).sum(1) / 0.01
-                + (((exprs - t_expr) / shape.EXPRESSION_SCALE) ** 2).sum(1))
+        cost = (self.pose_weight * ((self._facings - t_facing) ** 2).sum(1) / 0.01
+                + (((self._expressions - t_expr) / shape.EXPRESSION_SCALE) ** 2).sum(1))
         order = np.argsort(cost)[: self.k]
         weights = 1.0 / (cost[order] + 1.0)
         return order.tolist(), weights / weights.sum()
@@ -95,51 +139,51 @@ class RetrievalEngine:
         if x1 - x0 < 8 or y1 - y0 < 8:
             raise InputError(f"face at {face.box} lies outside the frame")
         crop = frame[y0:y1, x0:x1]
-        size = (y1 - y0, x1 - x0)
-        offset = np.array([x0, y0, 0], np.float32)
+        face_size = float(np.ptp(target[oval, :2], axis=0).max())
+        scale = work_scale(face_size, self.work_size)
+        if scale < 1.0:
+            size = (max(8, round((y1 - y0) * scale)), max(8, round((x1 - x0) * scale)))
+            work = cv2.resize(crop, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        else:
+            size, work = (y1 - y0, x1 - x0), crop
+        sx, sy = size[1] / (x1 - x0), size[0] / (y1 - y0)
+        # Frame pixel centres to working pixel centres (cv2.resize's half-pixel convention).
+        to_work = np.array([sx, sy, sx], np.float32)
+        shift = np.array([(0.5 - x0) * sx - 0.5, (0.5 - y0) * sy - 0.5, 0.0], np.float32)
 
-        t_pts = mesh.with_centres(target) - offset
-        q_pts = mesh.with_centres(reshaped) - offset
-        ring_pts = np.concatenate([ring - offset[:2], np.zeros((len(ring), 1))], 1)
-        t_ext = np.concatenate([t_pts, ring_pts]).astype(np.float32)
-        q_ext = np.concatenate([q_pts, ring_pts]).astype(np.float32)
+        t_pts = mesh.with_centres(target) * to_work + shift
+        q_pts = mesh.with_centres(reshaped) * to_work + shift
+        ring_w = ring * to_work[:2] + shift[:2]
+        ring_pts = np.concatenate([ring_w, np.zeros((len(ring_w), 1))], 1).astype(np.float32)
+        t_ext = np.concatenate([t_pts, ring_pts])
+        q_ext = np.concatenate([q_pts, ring_pts])
 
-        topo = mesh.topology()
         keep_mouth, keep_eyes = self._keep_interiors(target, chosen, weights)
-        n = len(oval)
-        band = np.array([tri for i in range(n) for tri in (
-            (oval[i], oval[(i + 1) % n], mesh.N_POINTS + i),
-            (oval[(i + 1) % n], mesh.N_POINTS + (i + 1) % n, mesh.N_POINTS + i))], np.int32)
-        inner = [topo.skin, topo.mouth, topo.right_eye, topo.left_eye]
-        own_flags = [False, keep_mouth, keep_eyes[0], keep_eyes[1]]
-        tris = np.concatenate(inner)
-        own = np.concatenate([np.full(len(t), f) for t, f in zip(inner, own_flags)])
-        depth = t_pts[tris, 2].mean(1)
+        tris = self._tris
+        own_by_group = np.array([False, keep_mouth, keep_eyes[0], keep_eyes[1]])
+        depth = t_pts[tris.inner, 2].mean(1)
         order = np.argsort(-depth, kind="stable")  # far first, near drawn over it
-        tris, own = tris[order], own[order]
-        all_tris = np.concatenate([band, tris])
-        own = np.concatenate([np.ones(len(band), bool), own])
+        all_tris = np.concatenate([tris.band, tris.inner[order]])
+        own = np.concatenate([np.ones(len(tris.band), bool), own_by_group[tris.group[order]]])
 
         raster = warp.rasterise(q_ext, all_tris, size)
         # Backdrop: the target itself reshaped to the new outline (and interiors kept).
         bx, by = warp.maps(raster, warp.affines(q_ext, t_ext, all_tris), size)
-        reshaped_target = warp.remap(crop, bx, by)
+        reshaped_target = warp.remap(work, bx, by)
         covered = raster.ids >= 0
-        backdrop = np.where(covered[..., None], reshaped_target, crop)
+        backdrop = np.where(covered[..., None], reshaped_target, work)
 
         # Source texture: the chosen crops warped onto the same mesh, averaged.
         texture = None
+        total = 0.0
         for index, weight in zip(chosen, weights):
             src = self._crops[index]
-            src_ext = np.concatenate([src.points, ring_pts]).astype(np.float32)
-            sx, sy = warp.maps(raster, warp.affines(q_ext, src_ext, all_tris), size,
-                               select=~own)
-            warped = warp.remap(src.image, sx, sy)
-            if texture is None:
-                texture, total = warped, float(weight)
-            else:
-                total += float(weight)
-                texture = cv2.addWeighted(texture, 1 - weight / total, warped, weight / total, 0)
+            src_ext = np.concatenate([src.points, ring_pts])
+            mx, my = warp.maps(raster, warp.affines(q_ext, src_ext, all_tris), size, select=~own)
+            warped = warp.remap(src.image, mx, my)
+            total += float(weight)
+            texture = warped if texture is None else cv2.addWeighted(
+                texture, 1 - weight / total, warped, weight / total, 0)
         from_source = np.concatenate([[False], ~own])  # ids are shifted by one: -1 -> 0
         source_px = from_source[raster.ids + 1]
         image = np.where(source_px[..., None], texture, backdrop)
@@ -149,7 +193,12 @@ class RetrievalEngine:
         spread = blending.reach(size)
         support = covered | (cv2.dilate((mask > 0).astype(np.uint8),
                                         np.ones((2 * spread + 1, 2 * spread + 1), np.uint8)) > 0)
-        return Patch(image, mask, int(x0), int(y0), backdrop, support)
+        detail = min(face_size * scale, min(self._crops[i].extent for i in chosen))
+        upscale = max(1.0, face_size / max(detail, 1.0))
+        if scale == 1.0:
+            return Patch(image, mask, int(x0), int(y0), backdrop, support, upscale=upscale)
+        return _upsampled(crop, Patch(image, mask, int(x0), int(y0), backdrop, support), bx, by,
+                          covered, (sx, sy), upscale)
 
     def _keep_interiors(self, target, chosen, weights) -> tuple[bool, tuple[bool, bool]]:
         """Keep the target's mouth / eyes where the chosen crops' states do not match."""
@@ -180,6 +229,34 @@ class RetrievalEngine:
                 cv2.polylines(hard, [pts], True, 0, max(1, int(extent * 0.01)), cv2.LINE_AA, shift=4)
         sigma = max(self.feather * extent, 1.0)
         return cv2.GaussianBlur(hard.astype(np.float32) / 255.0, (0, 0), sigma)
+
+
+def _upsampled(crop: Image, small: Patch, bx, by, covered, scale: tuple[float, float],
+               upscale: float) -> Patch:
+    """The full-size patch of a working-size one; the working one rides along as ``work``.
+
+    The backdrop is not upsampled (that would blur the target's hair and jaw round the face):
+    the band's displacement field is, and the full-size crop is warped with it.
+    """
+    h, w = crop.shape[:2]
+    sh, sw = small.mask.shape
+    sx, sy = scale
+    # Where each working pixel takes its backdrop from (itself outside the band), in frame
+    # pixels of the crop: piecewise affine, so linear upsampling is all but exact.
+    gx = np.arange(sw, dtype=np.float32)[None, :]
+    gy = np.arange(sh, dtype=np.float32)[:, None]
+    source = np.empty((sh, sw, 2), np.float32)
+    source[..., 0] = (np.where(covered, bx, gx) + 0.5) * (1.0 / sx) - 0.5
+    source[..., 1] = (np.where(covered, by, gy) + 0.5) * (1.0 / sy) - 0.5
+    full_map = cv2.resize(source, (w, h), interpolation=cv2.INTER_LINEAR)
+    support = cv2.resize(cv2.dilate(small.support.astype(np.uint8), np.ones((3, 3), np.uint8)),
+                         (w, h), interpolation=cv2.INTER_NEAREST) > 0
+    backdrop = cv2.remap(crop, full_map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    cv2.copyTo(crop, (~support).view(np.uint8), backdrop)
+    image = cv2.resize(small.image, (w, h), interpolation=cv2.INTER_LINEAR)
+    mask = cv2.resize(small.mask, (w, h), interpolation=cv2.INTER_LINEAR)
+    work = WorkCrop(small.image, small.mask, small.backdrop, (float(sx), float(sy)))
+    return Patch(image, mask, small.x, small.y, backdrop, support, work, upscale)
 
 
 register_engine("retrieval", RetrievalEngine)
