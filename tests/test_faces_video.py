@@ -9,6 +9,7 @@ from skimage import data
 
 from conftest import shared
 from likeness.faces import FaceAnalyzer
+from likeness.faces.detection import box_iou
 from likeness.faces.tracking import Tracker, analyze_video, frame_signature, is_scene_cut
 from likeness.media import Frame, read_frames
 
@@ -86,3 +87,56 @@ def test_film_cuts_are_found_and_effects_are_not_cuts():
     assert not is_scene_cut(signatures[19], signatures[20])
     assert not is_scene_cut(signatures[191], signatures[192])  # a visual effect, same shot
     assert not is_scene_cut(signatures[192], signatures[193])
+
+
+class CountingAnalyzer(FaceAnalyzer):
+    """A FaceAnalyzer that counts full detections (the expensive tile pyramid)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.detections = 0
+
+    def detect(self, image):
+        self.detections += 1
+        return super().detect(image)
+
+
+def test_talking_head_is_followed_by_the_mesh_between_periodic_detections():
+    with CountingAnalyzer() as counting:
+        results = list(analyze_video(read_frames(shared("grid_bbaf2n.mpg")), counting, detect_every=10))
+    assert len(results) == 75
+    assert all(len(faces) == 1 and faces[0].track == 1 and not faces[0].bridged for _, faces in results)
+    assert counting.detections <= 10  # frames 0, 10, ..., 70 (plus any frame where the mesh lost it)
+    assert all(faces[0].embedding is None for _, faces in results)  # identity is never computed unasked
+    assert all(faces[0].quality is not None for _, faces in results)
+
+
+def test_followed_mesh_matches_per_frame_detection_on_a_moving_face(analyzer):
+    frames = [f for _, f in zip(range(40), read_frames(shared("syn_motion_SFHQ_pt1_00000161_5s.mp4")))]
+    detected = list(analyze_video(frames, analyzer, Tracker(smooth=False), detect_every=1))
+    followed = list(analyze_video(frames, analyzer, Tracker(smooth=False), detect_every=20))
+    assert all(len(faces) == 1 for _, faces in followed)
+    eyes = np.linalg.norm(detected[0][1][0].landmarks[468, :2] - detected[0][1][0].landmarks[473, :2])
+    gaps = [np.abs(a[0].landmarks - b[0].landmarks)[:, :2].mean() for (_, a), (_, b) in zip(detected, followed)]
+    assert max(gaps) < 0.05 * eyes  # mesh on the tracked crop ~ mesh on the detector's crop
+
+
+def test_covered_face_sends_the_frame_back_to_the_detector_and_ends_the_track(astronaut):
+    covered = astronaut.copy()
+    covered[60:200, 160:300] = astronaut[300:440, 10:150]  # the face hidden under a patch of the picture
+    images = [astronaut] * 3 + [covered] * 6
+    frames = [Frame(i, i / 25, img) for i, img in enumerate(images)]
+    with CountingAnalyzer() as counting:
+        results = list(analyze_video(frames, counting, Tracker(max_gap=2), detect_every=100))
+        assert counting.detections == 1 + 3  # first frame, then each covered frame while the track lives
+    assert [len(faces) for _, faces in results] == [1, 1, 1, 1, 1, 0, 0, 0, 0]
+    assert [faces[0].bridged for _, faces in results[:5]] == [False, False, False, True, True]
+
+
+def test_mesh_at_finds_a_face_from_a_rough_box_and_nothing_where_there_is_none(analyzer, astronaut):
+    face = analyzer.detect(astronaut)[0]
+    x, y, w, h = face.box
+    moved = analyzer.mesh_at(astronaut, (x + w * 0.15, y - h * 0.1, w * 1.1, h * 1.1), score=face.score)
+    assert moved is not None and moved.quality is not None and moved.score == face.score
+    assert box_iou(moved.box, face.box)[0] > 0.8
+    assert analyzer.mesh_at(astronaut, (20, 380, 100, 100)) is None  # a patch of the suit and background

@@ -8,6 +8,9 @@ CHI 2012) whose speeds are measured in face widths per second, so the same setti
 when a point moves fast the cut-off rises and the filter stops lagging. A track whose face is
 missed for up to ``max_gap`` frames is carried forward (extrapolated, ``bridged=True``); a scene
 cut (a jump in the colour histogram between frames) ends every track.
+
+``analyze_video`` is tracker-guided, as real-time swappers do it: the full detector runs only on
+key frames (periodic, cuts, lost tracks) and the mesh alone follows each track in between.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ BETA = 4.0  # cut-off rise per (face width per second) of landmark speed
 D_CUTOFF = 1.0  # Hz: smoothing of the speed estimate itself
 SCENE_CUT_COLOUR = 0.25  # Bhattacharyya distance of HSV histograms (0 same .. 1 disjoint)
 SCENE_CUT_LAYOUT = 0.5  # correlation of 32x18 grey thumbnails below which the layout changed
+DETECT_EVERY = 12  # frames between two full detections in analyze_video (mesh-only tracking between)
 
 
 def smoothing_factor(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
@@ -226,18 +230,75 @@ def is_scene_cut(previous: FrameSignature | None, current: FrameSignature) -> bo
 
 
 def analyze_video(
-    frames: Iterable, analyzer: FaceAnalyzer, tracker: Tracker | None = None
+    frames: Iterable,
+    analyzer: FaceAnalyzer,
+    tracker: Tracker | None = None,
+    *,
+    detect_every: int = DETECT_EVERY,
 ) -> Iterator[tuple[object, list[Face]]]:
     """Detect and track faces frame by frame: yields (frame, faces with ``.track``).
 
-    ``frames`` are ``likeness.media.Frame`` objects (``index``, ``time``, ``image``); a scene cut
-    ends all tracks before the new frame's faces are assigned.
+    ``frames`` are ``likeness.media.Frame`` objects (``index``, ``time``, ``image``). The full
+    detector (a tile pyramid, the expensive part) runs on the first frame, every
+    ``detect_every`` frames, after a scene cut and on any frame where a track's mesh fails; on
+    the other frames only the mesh runs, on a crop around each track's predicted box
+    (``FaceAnalyzer.mesh_at``), so a frame costs one ~256 px mesh pass per face whatever its
+    size. A face that enters without a cut is found at the next periodic detection;
+    ``detect_every=1`` detects on every frame. No identity embedding is computed here.
     """
+    if detect_every < 1:
+        raise ValueError("detect_every must be >= 1")
     tracker = tracker or Tracker()
     previous = None
+    since_detection = detect_every  # frames since the last full detection: the first frame detects
     for frame in frames:
         signature = frame_signature(frame.image)
-        if is_scene_cut(previous, signature):
+        cut = is_scene_cut(previous, signature)
+        if cut:
             tracker.reset()
         previous = signature
-        yield frame, tracker.update(analyzer.detect(frame.image), frame.time)
+        due = cut or since_detection + 1 >= detect_every
+        found, detected = frame_faces(frame.image, analyzer, tracker, frame.time, detect=due)
+        since_detection = 0 if detected else since_detection + 1
+        yield frame, tracker.update(found, frame.time)
+
+
+def frame_faces(
+    image: Image, analyzer: FaceAnalyzer, tracker: Tracker, time: float, *, detect: bool
+) -> tuple[list[Face], bool]:
+    """One frame's faces, before tracking, and whether the full detector ran.
+
+    Without ``detect``, the mesh follows every live track; if any fails (the face left, turned
+    away or was covered) the detector runs after all. With the detector, tracks it missed are
+    still followed by the mesh, so a face the detector drops for a frame keeps its track as long
+    as the mesh still sees a face there.
+    """
+    followed: list[Face] = []
+    if not detect:
+        for track in tracker.tracks:
+            face = analyzer.mesh_at(image, track.predicted_box(time), score=track.face.score)
+            if face is None:
+                detect = True
+            else:
+                followed.append(face)
+        if not detect and len(merge_faces([], followed, analyzer.max_faces)) == len(followed):
+            return followed, False
+    detected = analyzer.detect(image)
+    if not followed:  # a scheduled detection: follow only the tracks it missed
+        for track in tracker.tracks:
+            expected = track.predicted_box(time)
+            if not any(box_iou(expected, face.box)[0] > 0.3 for face in detected):
+                face = analyzer.mesh_at(image, expected, score=track.face.score)
+                if face is not None:
+                    followed.append(face)
+    return merge_faces(detected, followed, analyzer.max_faces), True
+
+
+def merge_faces(detected: list[Face], followed: list[Face], max_faces: int) -> list[Face]:
+    """Detections plus the followed faces that no detection covers, largest first, capped."""
+    kept = list(detected)
+    for face in followed:
+        if all(box_iou(face.box, other.box)[0] <= 0.4 and box_iou(face.box, other.box)[1] <= 0.7 for other in kept):
+            kept.append(face)
+    kept.sort(key=lambda f: f.box[2] * f.box[3], reverse=True)
+    return kept[:max_faces]
