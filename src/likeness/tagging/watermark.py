@@ -54,6 +54,8 @@ BAND = (8.0, 16.0)  # ring of tile frequencies used, in cycles per tile
 SYNC_SHARE = 0.25
 STRENGTH = 2.6  # luma amplitude (grey levels, RMS) where the texture gain is 1
 MAX_RMS = 2.4  # cap: PSNR stays above 40 dB whatever the texture
+GAIN_POWER = 0.5  # compressed texture gain: mark energy where the host is quiet enough to read it
+GAIN_RANGE = (0.35, 1.2)
 FLOOR = 2.0  # grey levels of noise assumed even on flat areas (sensor, JPEG)
 FOLDS = (64, 96, 128)  # fold periods tried at each analysis level (analysis pixels)
 PERIOD_RANGE = (6.5, 1.4)  # tile periods looked for: shorter side / 6.5 up to shorter side / 1.4
@@ -195,7 +197,7 @@ def _subpixel(a: float, b: float, c: float) -> float:
     return 0.0 if den >= 0 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
 
 
-def embed_scale(height: int, width: int) -> int:
+def _embed_scale(height: int, width: int) -> int:
     """Power-of-two shrink from the image to its working resolution (shorter side 384-767 px)."""
     short = min(height, width)
     return 1 << max(0, int(math.floor(math.log2(max(short, 1) / MIN_WORK_SIDE)))) if short >= MIN_WORK_SIDE else 1
@@ -241,7 +243,7 @@ class Watermarker:
 
     def _apply(self, image: Image, pattern: NDArray[np.float32]) -> Image:
         h, w = image.shape[:2]
-        s = embed_scale(h, w)
+        s = _embed_scale(h, w)
         wh, ww = pattern.shape
         luma = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         if s > 1:
@@ -312,19 +314,24 @@ def _check_payload(payload: int) -> int:
 
 def _work_shape(image: Image) -> tuple[int, int]:
     h, w = image.shape[:2]
-    s = embed_scale(h, w)
+    s = _embed_scale(h, w)
     return -(-h // s), -(-w // s)
 
 
 def _texture_gain(luma: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Local contrast gain: about 0.35 on flat areas, up to 1.8 in texture (hides the pattern)."""
+    """Local contrast gain: 0.35 on flat areas, up to 1.2 in texture (square root: under a fixed PSNR,
+    mark energy in mid textures is read far more reliably than in busy ones, where the host drowns it)."""
     high = luma - cv2.GaussianBlur(luma, (0, 0), 1.5)
     energy = cv2.blur(high * high, (9, 9))
     activity = np.sqrt(np.maximum(energy, 0.0))
-    gain = np.clip(activity / 4.0, 0.35, 1.8)
+    gain = _gain(activity)
     # Darkest and brightest areas clip the delta anyway; keep it small there.
     edge = np.clip(np.minimum(luma, 255.0 - luma) / 24.0, 0.3, 1.0)
     return cv2.blur(gain * edge, (5, 5))
+
+
+def _gain(activity: NDArray[np.float32]) -> NDArray[np.float32]:
+    return np.clip((activity / 4.0) ** GAIN_POWER, GAIN_RANGE[0], GAIN_RANGE[1])
 
 
 def _hypotheses(height: int, width: int) -> list[_Hypothesis]:
@@ -371,7 +378,7 @@ def _residual(luma: NDArray[np.float32]) -> NDArray[np.float32]:
     """
     high = luma - cv2.GaussianBlur(luma, (0, 0), 4.0)
     activity = np.sqrt(np.maximum(cv2.blur(high * high, (9, 9)), 0.0))
-    gain = np.clip(activity / 4.0, 0.35, 1.8)
+    gain = _gain(activity)
     return high * gain / (activity * activity + FLOOR * FLOOR)
 
 
