@@ -26,8 +26,11 @@ DEFAULT_OPTIONS: Mapping[str, Any] = {
     "quality": 95,  # JPEG/WebP quality of image outputs
     "visible_label": False,  # force the visible label even when the grant does not ask for it
     "hold_frames": 6,  # a tracked face missing for up to this many frames keeps its last swap
+    "preset": "veryfast",  # x264 preset of video outputs: speed for size at the same crf (slower = smaller file)
+    "work_size": None,  # largest face side (px) the engine and composite work at; None: the engine's default
 }
-_CHOICES = {"colour": ("reinhard", "histogram", "none"), "blend": ("laplacian", "poisson")}
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+_CHOICES = {"colour": ("reinhard", "histogram", "none"), "blend": ("laplacian", "poisson"), "preset": X264_PRESETS}
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,9 @@ class RenderJob:
         for key, allowed in _CHOICES.items():
             if key in self.options and self.options[key] not in allowed:
                 raise InputError(f"render option {key}={self.options[key]!r}: use one of {', '.join(allowed)}")
+        work_size = self.options.get("work_size")
+        if work_size is not None and (isinstance(work_size, bool) or not isinstance(work_size, int) or work_size < 64):
+            raise InputError(f"render option work_size={work_size!r}: use a face size in pixels, 64 or more (or None)")
 
     def option(self, key: str) -> Any:
         """The job's value for ``key``, or the default."""

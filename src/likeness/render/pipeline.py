@@ -7,6 +7,7 @@ a refusal writes nothing; every later failure removes the temporary files.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections import deque
@@ -23,6 +24,7 @@ from likeness import consent, faces, media, swap, tagging
 from likeness.errors import ConsentError, InputError, LikenessError, NoFaceError
 from likeness.faces.types import Embedding, Face, Image
 from likeness.render.job import RenderJob
+from likeness.render.prefetch import prefetched
 from likeness.render.output import OutputPlan, PendingOutput, check_output_path, plan_output, sha256_file
 from likeness.render.record import RenderRecord
 from likeness.render.selection import nearest_track, plan_swaps
@@ -30,6 +32,11 @@ from likeness.render.selection import nearest_track, plan_swaps
 REFERENCE_SAMPLES_PER_TRACK = 8  # embeddings averaged per track when matching --reference
 REFERENCE_SAMPLE_EVERY = 10  # frames between two embeddings of one track
 LOOKAHEAD_FRAMES = 2  # decoded frames waiting for the compositor: bounds memory at 720p-4K
+WRITE_AHEAD_FRAMES = 2  # composited frames waiting for the watermark + encoder thread
+FRAME_CACHE_BYTES = 1 << 30  # the analysis pass keeps the decoded target in memory up to this, so the swap pass need not decode again
+SOFT_FACE_UPSCALE = 1.5  # a new face enlarged more than this from its real detail is reported
+
+log = logging.getLogger("likeness.render")
 
 
 def new_render_id() -> int:
@@ -69,14 +76,16 @@ def render(
     selected, holds = plan_swaps(analysis.faces, job.face, chosen_track=chosen_track, max_gap=int(job.option("hold_frames")))
 
     faceset = vault.faceset(job.identity)  # decrypted in memory only
-    engine = engine if engine is not None else swap.make_engine(job.engine)
+    engine = engine if engine is not None else _make_engine(job)
     engine.prepare(faceset)
     del faceset
 
     render_id = new_render_id()
     visible = bool(job.option("visible_label")) or bool(getattr(decision.grant, "visible_label", False))
     swapper = FrameSwapper(engine, colour=job.option("colour"), blend=job.option("blend"))
-    frames = _frames(job.target, info, progress, "swapping")
+    frames = analysis.replay(progress, f"swapping {job.target.name}")
+    if frames is None:
+        frames = prefetched(_frames(job.target, info, progress, "swapping"), LOOKAHEAD_FRAMES, name="likeness-decode")
     with PendingOutput(plan) as pending, pending.named_in_errors():
         count = _encode(frames, pending.encoded, plan, job, info, render_id, visible, selected, holds, swapper)
         if swapper.swapped_frames == 0:
@@ -90,10 +99,21 @@ def render(
             key_pem=key_pem,
             consent=_consent_assertion(job, decision),
         )
-        record = _record(job, render_id, pending.sealed, count, swapper.failed_frames)
+        record = _record(job, render_id, pending.sealed, count, swapper)
         vault.record_render(record)  # audited by the vault; recorded before the rename, so no output is ever unregistered
         pending.commit()
     return record
+
+
+def _make_engine(job: RenderJob) -> swap.Engine:
+    """The job's engine, with the job's working size when it sets one."""
+    work_size = job.option("work_size")
+    if work_size is None:
+        return swap.make_engine(job.engine)
+    try:
+        return swap.make_engine(job.engine, work_size=work_size)
+    except TypeError:
+        raise InputError(f"the {job.engine} engine does not take the work_size option") from None
 
 
 def _authorize(job: RenderJob, vault: Any) -> Any:
@@ -123,6 +143,38 @@ def _consent_assertion(job: RenderJob, decision: Any) -> dict[str, Any]:
 class _Analysis:
     faces: list[list[Face]]
     embeddings: dict[int, list[Embedding]] = field(default_factory=dict)
+    frames: deque[media.Frame] | None = None  # the decoded target, when it fitted FRAME_CACHE_BYTES
+
+    def replay(self, progress: bool, label: str) -> Iterator[media.Frame] | None:
+        """The cached frames, each released once handed out (None when not cached)."""
+        if self.frames is None:
+            return None
+        frames, self.frames = self.frames, None
+
+        def drain() -> Iterator[media.Frame]:
+            while frames:
+                yield frames.popleft()
+
+        return media.track_progress(drain(), len(frames), label) if progress else drain()
+
+
+def _cached(frames: Iterator[media.Frame], result: _Analysis, budget: int) -> Iterator[media.Frame]:
+    """Pass ``frames`` through, keeping them in ``result.frames`` while they fit ``budget`` bytes.
+
+    Target frames are not talent data; they stay in memory only, and only up to the budget
+    (a long or 4K target is decoded a second time instead).
+    """
+    kept: deque[media.Frame] | None = deque()
+    size = 0
+    for frame in frames:
+        if kept is not None:
+            size += frame.image.nbytes
+            if size <= budget:
+                kept.append(frame)
+            else:
+                kept = None
+        yield frame
+    result.frames = kept
 
 
 def _frames(path: Path, info: media.MediaInfo, progress: bool, label: str) -> Iterator[media.Frame]:
@@ -142,12 +194,14 @@ def _analyse(job: RenderJob, info: media.MediaInfo, analyzer: faces.FaceAnalyzer
         image = media.read_image(job.target)
         found = [_with_track(face, i) for i, face in enumerate(analyzer.detect(image))]
         result.faces.append(found)
+        result.frames = deque([media.Frame(0, 0.0, image)])
         if want_embeddings:
             result.embeddings = {f.track: [analyzer.embed(image, f)] for f in found}  # type: ignore[misc]
         return result
     seen: dict[int, int] = {}
     untracked = -1
-    for frame, found in faces.analyze_video(_frames(job.target, info, progress, "analysing"), analyzer):
+    decoded = prefetched(_frames(job.target, info, progress, "analysing"), LOOKAHEAD_FRAMES, name="likeness-decode")
+    for frame, found in faces.analyze_video(_cached(decoded, result, FRAME_CACHE_BYTES), analyzer):
         tracked = []
         for face in found:
             if face.track is None:  # should not happen; keep such a face as a one-frame track
@@ -194,6 +248,8 @@ class FrameSwapper:
         self.smoother = swap.TemporalSmoother()
         self.failed_frames = 0
         self.swapped_frames = 0
+        self.max_upscale = 1.0  # how much the softest new face was enlarged past its real detail
+        self.soft_frames = 0  # frames with a face enlarged more than SOFT_FACE_UPSCALE
 
     def __call__(self, image: Image, chosen: list[Face], held: list[int], time: float | None = None) -> Image:
         return self.apply(image, self.propose(image, chosen), held, time)
@@ -215,7 +271,7 @@ class FrameSwapper:
     def apply(self, image: Image, proposals: list[tuple[Face, Any]], held: list[int], time: float | None = None) -> Image:
         """Composite the proposals in order (smoothing per track), then the held tracks."""
         out = image
-        failed = swapped = False
+        failed = swapped = soft = False
         for face, patch in proposals:
             track = face.track if face.track is not None else -1
             try:
@@ -224,6 +280,9 @@ class FrameSwapper:
                 out = swap.composite(out, patch, colour=self.colour, blend=self.blend, smoother=self.smoother, track=track)
                 self.smoother.remember(track, patch, time)
                 swapped = True
+                upscale = float(getattr(patch, "upscale", 1.0))
+                self.max_upscale = max(self.max_upscale, upscale)
+                soft |= upscale > SOFT_FACE_UPSCALE
             except Exception:  # noqa: BLE001 - one frame's failure must not stop the video
                 failed = True
                 out, held_ok = self._hold(out, track)
@@ -233,6 +292,7 @@ class FrameSwapper:
             swapped |= held_ok
         self.failed_frames += failed
         self.swapped_frames += swapped
+        self.soft_frames += soft
         return out
 
     def _hold(self, frame: Image, track: int) -> tuple[Image, bool]:
@@ -264,43 +324,73 @@ def _encode(
     count = 0
     marker = tagging.Watermarker(tagging.PUBLIC_KEY)  # one per render: its layout is reused by every frame
     with ExitStack() as stack:
-        writer = None
-        # The engine works one frame ahead on a worker thread while this thread composites,
-        # marks and encodes (numpy, OpenCV and x264 release the GIL); order stays frame order.
-        worker = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="likeness-swap"))
+        # Three stages on three threads, in frame order: the engine works a frame or two ahead,
+        # this thread composites (the smoothing state is this thread's alone), and a third
+        # watermarks and encodes. numpy, OpenCV and x264 release the GIL.
+        engine_pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="likeness-swap"))
         ahead: deque[tuple[media.Frame, list[Face], Future]] = deque()
+        writes: deque[Future] = deque()
+        write_pool: ThreadPoolExecutor | None = None
+        writer: media.VideoWriter | None = None
+
+        def mark(image: Image, frame: media.Frame, boxes: list) -> Image:
+            return tagging.mark_frame(image, render_id=render_id, face_boxes=boxes, visible=visible, time=frame.time, marker=marker)
+
+        def mark_and_write(image: Image, frame: media.Frame, boxes: list) -> None:
+            writer.write(mark(image, frame, boxes), time=frame.time)  # type: ignore[union-attr]
 
         def finish(frame: media.Frame, chosen: list[Face], proposals: Future) -> None:
-            nonlocal writer, count
+            nonlocal writer, write_pool, count
             held = holds[frame.index] if frame.index < len(holds) else []
             swapped = swapper.apply(frame.image, proposals.result(), held, frame.time)
             boxes = [face.box for face in chosen]
-            marked = tagging.mark_frame(swapped, render_id=render_id, face_boxes=boxes, visible=visible, time=frame.time, marker=marker)
             if info.kind == "image":
-                media.write_image(path, marked, quality=int(job.option("quality")))
+                media.write_image(path, mark(swapped, frame, boxes), quality=int(job.option("quality")))
             else:
                 if writer is None:
-                    height, width = marked.shape[:2]
+                    height, width = swapped.shape[:2]
                     writer = stack.enter_context(
-                        media.VideoWriter(path, width=width, height=height, fps=info.fps, audio_from=job.target, crf=int(job.option("crf")))
+                        media.VideoWriter(path, width=width, height=height, fps=info.fps, audio_from=job.target,
+                                          crf=int(job.option("crf")), preset=job.option("preset"))
                     )
-                writer.write(marked, time=frame.time)
+                    # Entered after the writer, so it is drained before the writer closes.
+                    write_pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="likeness-encode"))
+                writes.append(write_pool.submit(mark_and_write, swapped, frame, boxes))  # type: ignore[union-attr]
+                while len(writes) > WRITE_AHEAD_FRAMES:
+                    writes.popleft().result()
             count += 1
 
         for frame in frames:
             chosen = selected[frame.index] if frame.index < len(selected) else []
-            ahead.append((frame, chosen, worker.submit(swapper.propose, frame.image, chosen)))
+            ahead.append((frame, chosen, engine_pool.submit(swapper.propose, frame.image, chosen)))
             if len(ahead) > LOOKAHEAD_FRAMES:
                 finish(*ahead.popleft())
         while ahead:
             finish(*ahead.popleft())
+        while writes:
+            writes.popleft().result()
     if count == 0:
         raise InputError(f"{job.target}: no frame could be decoded; nothing was written")
     return count
 
 
-def _record(job: RenderJob, render_id: int, output_file: Path, frames: int, failed_frames: int) -> RenderRecord:
-    settings = {**job.settings(), "target": str(job.target), "output": str(job.output), "frames": frames, "failed_frames": failed_frames}
+def _record(job: RenderJob, render_id: int, output_file: Path, frames: int, swapper: FrameSwapper) -> RenderRecord:
+    settings = {
+        **job.settings(),
+        "target": str(job.target),
+        "output": str(job.output),
+        "frames": frames,
+        "failed_frames": swapper.failed_frames,
+        # Never paste a low-resolution face into a big frame silently: how much softer it is.
+        "face_upscale": round(swapper.max_upscale, 2),
+        "soft_face_frames": swapper.soft_frames,
+    }
+    if swapper.soft_frames:
+        log.warning(
+            "%s: in %d of %d frames the new face has less detail than the target face (enlarged up to %.1fx: "
+            "the identity's crops or the working size are smaller than the face); it looks softer than the frame",
+            job.target, swapper.soft_frames, frames, swapper.max_upscale,
+        )
     return RenderRecord(
         render_id=render_id,
         grant_id=str(job.grant_id),

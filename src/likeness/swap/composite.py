@@ -12,6 +12,7 @@ from likeness.errors import InputError
 from likeness.faces.types import Image
 from likeness.swap import blend as blending
 from likeness.swap import colour as colours
+from likeness.swap import warp
 from likeness.swap.engine import Mask, Patch
 
 
@@ -146,15 +147,16 @@ def _merge_at_work_size(patch: Patch, crop: Image, backdrop: Image, colour: str,
                         ) -> tuple[tuple[int, int, int, int], Image] | None:
     """Match and blend at the working size, then bring the result up to the frame's size.
 
-    ``up(merged) + (1 - mask) * (backdrop - up(small backdrop))``: inside the mask the new face
-    (it has no more detail than the working size), outside it the full-size backdrop's own
-    detail, so hair and jaw round the face stay sharp; far from the mask this is the backdrop
-    exactly. Returns the box (x0, y0, x1, y1, crop pixels) the blend touched and its pixels.
+    ``mask * up(merged) + (1 - mask) * (backdrop + up(merged - small backdrop))``: inside the
+    mask the new face (it has no more detail than the working size), outside it the full-size
+    backdrop's own detail plus the blend's change, so hair and jaw round the face stay sharp;
+    where the blend changed nothing this is the backdrop exactly. Returns the box (x0, y0, x1,
+    y1, crop pixels) the blend touched and its pixels.
     """
     work = patch.work
     h, w = crop.shape[:2]
     if patch.backdrop is None:  # a held patch: blend onto this frame's own pixels
-        small_back = cv2.resize(crop, (work.shape[1], work.shape[0]), interpolation=cv2.INTER_AREA)
+        small_back = warp.shrink(crop, (work.shape[1], work.shape[0]))
     else:
         small_back = work.backdrop
     m = work.mask
@@ -166,16 +168,19 @@ def _merge_at_work_size(patch: Patch, crop: Image, backdrop: Image, colour: str,
     if tw == 0:
         return None
     sx, sy = work.scale
-    bx0, by0 = max(0, int(tx / sx) - 1), max(0, int(ty / sy) - 1)
-    bx1 = min(w, int(np.ceil((tx + tw) / sx)) + 1)
-    by1 = min(h, int(np.ceil((ty + th) / sy)) + 1)
+    # Widened by the bicubic kernel's reach (2 working pixels).
+    bx0, by0 = max(0, int((tx - 2) / sx)), max(0, int((ty - 2) / sy))
+    bx1 = min(w, int(np.ceil((tx + tw + 2) / sx)) + 1)
+    by1 = min(h, int(np.ceil((ty + th + 2) / sy)) + 1)
     box = np.s_[by0:by1, bx0:bx1]
+    # Inside the mask: the upsampled result. Outside: the full-size backdrop plus the upsampled
+    # change the blend made there (the same as up(merged) with the backdrop's detail put back).
     up_merged = cv2.resize(merged, (w, h), interpolation=cv2.INTER_CUBIC)[box]
-    up_back = cv2.resize(small_back, (w, h), interpolation=cv2.INTER_CUBIC)[box]
-    keep = 1.0 - cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)[box]
-    detail = cv2.multiply(cv2.subtract(backdrop[box], up_back, dtype=cv2.CV_32F),
-                          cv2.merge((keep, keep, keep)))
-    return (bx0, by0, bx1, by1), cv2.add(up_merged, detail, dtype=cv2.CV_8U)
+    delta = cv2.subtract(merged, small_back, dtype=cv2.CV_16S)
+    up_delta = cv2.resize(delta, (w, h), interpolation=cv2.INTER_CUBIC)[box]
+    outside = cv2.add(backdrop[box], up_delta, dtype=cv2.CV_8U)
+    weight = np.ascontiguousarray(cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)[box])
+    return (bx0, by0, bx1, by1), cv2.blendLinear(up_merged, outside, weight, 1.0 - weight)
 
 
 def _match(face: Image, backdrop: Image, mask: NDArray[np.float32], colour: str, relight: bool,

@@ -143,7 +143,7 @@ class RetrievalEngine:
         scale = work_scale(face_size, self.work_size)
         if scale < 1.0:
             size = (max(8, round((y1 - y0) * scale)), max(8, round((x1 - x0) * scale)))
-            work = cv2.resize(crop, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+            work = warp.shrink(crop, (size[1], size[0]))
         else:
             size, work = (y1 - y0, x1 - x0), crop
         sx, sy = size[1] / (x1 - x0), size[0] / (y1 - y0)

@@ -87,3 +87,28 @@ def remap(image: NDArray, map_x: NDArray[np.float32], map_y: NDArray[np.float32]
     """Sample ``image`` at the maps (bilinear; outside the image gives black)."""
     return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                      borderValue=0)
+
+
+def shrink(image: NDArray, size: tuple[int, int]) -> NDArray:
+    """``image`` resampled down to ``size`` (w, h), like ``cv2.resize(..., INTER_AREA)`` but fast.
+
+    Exact 2x2 box halvings while the image is at least twice the size (cheap, no aliasing),
+    then one bilinear step mapping pixel centres as ``cv2.resize`` does: INTER_AREA at a
+    fractional factor costs ten times more.
+    """
+    w, h = size
+    full_h, full_w = image.shape[:2]
+    factor = 1
+    while image.shape[1] >= 4 * w and image.shape[0] >= 4 * h:
+        even = image[: image.shape[0] // 2 * 2, : image.shape[1] // 2 * 2]
+        image = cv2.resize(even, (even.shape[1] // 2, even.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        factor *= 2
+    if factor == 1 and image.shape[1] >= 2 * w and image.shape[0] >= 2 * h:
+        even = image[: image.shape[0] // 2 * 2, : image.shape[1] // 2 * 2]
+        image = cv2.resize(even, (even.shape[1] // 2, even.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        factor = 2
+    # Output pixel u sits at frame x = (u + 0.5) * full_w / w - 0.5, i.e. at that / factor in the halved image.
+    ax, ay = full_w / (w * factor), full_h / (h * factor)
+    matrix = np.array([[ax, 0, 0.5 * ax - 0.5], [0, ay, 0.5 * ay - 0.5]], np.float64)
+    return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
