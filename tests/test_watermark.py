@@ -122,11 +122,41 @@ def test_other_key_finds_nothing(marked_astronaut):
 def test_video_frames_pool_evidence(marker):
     rng = np.random.default_rng(0)
     base = data.astronaut()
-    frames = [np.roll(base, i, axis=1) for i in range(0, 8, 2)]
+    frames = [np.roll(base, i, axis=1) for i in range(0, 16, 2)]
     marked = marker.embed_frames(frames, RENDER_ID)
     noisy = [np.clip(f + rng.normal(0, 8, f.shape), 0, 255).astype(np.uint8) for f in marked]
     pooled = marker.detect_frames(_jpeg(f, 50) for f in noisy)
     assert pooled.found and pooled.payload == RENDER_ID
+
+
+def test_video_survives_h264_crf28_at_half_size(marker):
+    """The pipeline marks video at twice the image period (Watermarker(video=True)), pooled over frames."""
+    import io
+
+    import av
+
+    from likeness import media
+
+    with media.read_frames(shared("syn_motion_SFHQ_pt1_00000161_5s.mp4")) as reader:
+        frames = [f.image for _, f in zip(range(24), reader)]
+    marked = Watermarker(PUBLIC_KEY, video=True).embed_frames(frames, RENDER_ID)
+    buf = io.BytesIO()
+    h, w = marked[0].shape[:2]
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=25, options={"crf": "28"})
+        stream.width, stream.height, stream.pix_fmt = w // 2, h // 2, "yuv420p"
+        for image in marked:
+            small = cv2.resize(image, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(small, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    buf.seek(0)
+    with av.open(buf) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    found = marker.detect_frames(decoded)
+    assert found.found and found.payload == RENDER_ID
+    assert not marker.detect_frames([cv2.resize(f, (w // 2, h // 2)) for f in frames]).found  # the unmarked clip
 
 
 def test_false_positive_bound_is_below_one_in_a_billion():

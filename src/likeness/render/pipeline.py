@@ -322,7 +322,7 @@ def _encode(
 ) -> int:
     """Swap, watermark and write every frame to ``path``; returns the number of frames."""
     count = 0
-    marker = tagging.Watermarker(tagging.PUBLIC_KEY)  # one per render: its layout is reused by every frame
+    marker = tagging.Watermarker(tagging.PUBLIC_KEY, video=info.kind == "video")  # one per render: layout and tiled pattern reused by every frame
     with ExitStack() as stack:
         # Three stages on three threads, in frame order: the engine works a frame or two ahead,
         # this thread composites (the smoothing state is this thread's alone), and a third

@@ -48,6 +48,7 @@ PUBLIC_KEY = b"likeness/public-watermark-key/v1"
 
 TILE = 128  # tile side in working pixels
 MIN_WORK_SIDE = 384  # the working shorter side is 384-767 px (smaller images: the image itself)
+VIDEO_MIN_SIDE = 448  # video frames at least this short side are marked at twice the image period
 PAYLOAD_BITS = 64
 MAC_BITS = 40
 BAND = (8.0, 16.0)  # ring of tile frequencies used, in cycles per tile
@@ -58,7 +59,7 @@ GAIN_POWER = 0.5  # compressed texture gain: mark energy where the host is quiet
 GAIN_RANGE = (0.35, 1.2)
 FLOOR = 2.0  # grey levels of noise assumed even on flat areas (sensor, JPEG)
 FOLDS = (64, 96, 128)  # fold periods tried at each analysis level (analysis pixels)
-PERIOD_RANGE = (6.5, 1.4)  # tile periods looked for: shorter side / 6.5 up to shorter side / 1.4
+PERIOD_RANGE = (6.5, 1.2)  # tile periods looked for: shorter side / 6.5 up to shorter side / 1.2
 MAX_HYPOTHESES = 6  # (level, period) folds per call
 PEAKS = 3  # sync peaks decoded per fold at most
 SYNC_GATE = 4.6  # sync peak (z-score) below which a fold is not worth decoding
@@ -197,19 +198,26 @@ def _subpixel(a: float, b: float, c: float) -> float:
     return 0.0 if den >= 0 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
 
 
-def _embed_scale(height: int, width: int) -> int:
-    """Power-of-two shrink from the image to its working resolution (shorter side 384-767 px)."""
+def _embed_scale(height: int, width: int, video: bool = False) -> int:
+    """Power-of-two shrink from the image to its working resolution (shorter side 384-767 px; video: 224-383)."""
     short = min(height, width)
-    return 1 << max(0, int(math.floor(math.log2(max(short, 1) / MIN_WORK_SIDE)))) if short >= MIN_WORK_SIDE else 1
+    scale = 1 << int(math.floor(math.log2(short / MIN_WORK_SIDE))) if short >= MIN_WORK_SIDE else 1
+    return scale * 2 if video and short >= VIDEO_MIN_SIDE else scale
 
 
 class Watermarker:
-    """Embeds and detects with one key; holds the keyed layout and the last tiled pattern (caller-owned cache)."""
+    """Embeds and detects with one key; holds the keyed layout and the last tiled pattern (caller-owned cache).
 
-    def __init__(self, key: bytes = PUBLIC_KEY):
+    ``video=True`` marks at twice the period (working shorter side 224-383 px, frames of 448 px and up): H.264 at CRF 28
+    on a half-size copy wipes the finer image-scale mark out, and frames are pooled anyway. Both
+    scales sit on the ladder that detection searches, so one detector reads both.
+    """
+
+    def __init__(self, key: bytes = PUBLIC_KEY, *, video: bool = False):
         if not key:
             raise InputError("watermark key must not be empty")
         self.key = key
+        self.video = video
         self._pattern_cache: tuple[tuple[int, int, int], NDArray[np.float32]] | None = None
 
     @cached_property
@@ -221,15 +229,15 @@ class Watermarker:
     def embed(self, image: Image, payload: int) -> Image:
         """``image`` with ``payload`` (0 <= payload < 2**64) woven into its luma."""
         _check_image(image)
-        return self._apply(image, self._pattern(_check_payload(payload), *_work_shape(image)))
+        return self._apply(image, self._pattern(_check_payload(payload), *_work_shape(image, self.video)), self.video)
 
     def embed_frames(self, frames: Iterable[Image], payload: int) -> list[Image]:
-        """Every frame marked with the same payload (the tile is anchored at the frame origin)."""
+        """Every frame marked with the same payload at the video scale (the tile is anchored at the frame origin)."""
         payload = _check_payload(payload)
         out = []
         for frame in frames:
             _check_image(frame)
-            out.append(self._apply(frame, self._pattern(payload, *_work_shape(frame))))
+            out.append(self._apply(frame, self._pattern(payload, *_work_shape(frame, True)), True))
         return out
 
     def _pattern(self, payload: int, height: int, width: int) -> NDArray[np.float32]:
@@ -241,9 +249,9 @@ class Watermarker:
             self._pattern_cache = (key, np.ascontiguousarray(pattern))
         return self._pattern_cache[1]
 
-    def _apply(self, image: Image, pattern: NDArray[np.float32]) -> Image:
+    def _apply(self, image: Image, pattern: NDArray[np.float32], video: bool) -> Image:
         h, w = image.shape[:2]
-        s = _embed_scale(h, w)
+        s = _embed_scale(h, w, video)
         wh, ww = pattern.shape
         luma = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         if s > 1:
@@ -312,9 +320,9 @@ def _check_payload(payload: int) -> int:
     return int(payload)
 
 
-def _work_shape(image: Image) -> tuple[int, int]:
+def _work_shape(image: Image, video: bool) -> tuple[int, int]:
     h, w = image.shape[:2]
-    s = _embed_scale(h, w)
+    s = _embed_scale(h, w, video)
     return -(-h // s), -(-w // s)
 
 
@@ -338,7 +346,7 @@ def _hypotheses(height: int, width: int) -> list[_Hypothesis]:
     """(level, fold period) pairs for the tile periods a marked image of this size can show.
 
     Periods sit on the ladder 64 * 2**n and 96 * 2**n image pixels, from shorter side / 6.5
-    (an untouched image) to shorter side / 1.4 (a crop to about a third of the area); each is
+    (an untouched image) to shorter side / 1.2 (a video frame, or a crop to about a third of the area); each is
     folded at the coarsest level where it spans 96 or 128 analysis pixels (64 at full size).
     """
     short = min(height, width)
