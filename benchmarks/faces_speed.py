@@ -1,13 +1,23 @@
-"""Detection + mesh + tracking time per frame at 720p and 1080p (upscaled real clips).
+"""Face analysis time per frame at 720p and 1080p (upscaled real clips): full detection on every
+frame against the tracker-guided video analysis.
 
-Run: .venv/bin/python benchmarks/faces_speed.py [FRAMES]
-The clips are letterboxed up to each size (the faces grow with them), so the figure includes the
-tile pyramid a large frame needs. CPU only; noisy when other processes load the machine.
+Run: .venv/bin/python benchmarks/faces_speed.py [FRAMES] [--detect-every N]
+
+For each clip and size it prints two lines:
+  detect   FaceAnalyzer.detect on every frame (tile pyramid + mesh per face + pose + quality),
+           what a still image costs and what analyze_video cost before it tracked;
+  tracked  analyze_video (detection on key frames, mesh-only on track crops in between,
+           smoothing, scene cuts), with the number of frames that ran the full detector.
+Wall ms and CPU ms (process time, all threads) per frame; the CPU figure moves less when other
+processes load the machine, the load average is printed first. The clips are letterboxed up
+to each size (the faces grow with them), so the figure includes the tile pyramid a large frame
+needs. CPU only.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
+import os
 import time
 from pathlib import Path
 
@@ -15,6 +25,7 @@ import cv2
 import numpy as np
 
 from likeness.faces import FaceAnalyzer, analyze_video
+from likeness.faces.tracking import DETECT_EVERY
 from likeness.media import Frame, read_frames
 
 MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
@@ -31,18 +42,44 @@ def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
+class CountingAnalyzer(FaceAnalyzer):
+    """Counts the full detections analyze_video asks for."""
+
+    detections = 0
+
+    def detect(self, image):
+        self.detections += 1
+        return super().detect(image)
+
+
+def timed(run) -> tuple[float, float, object]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = run()
+    return time.perf_counter() - wall, time.process_time() - cpu, result
+
+
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-    with FaceAnalyzer() as analyzer:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("frames", nargs="?", type=int, default=30)
+    parser.add_argument("--detect-every", type=int, default=DETECT_EVERY)
+    args = parser.parse_args()
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; detect_every={args.detect_every}")
+    with CountingAnalyzer() as analyzer:
         analyzer.detect(letterbox(next(iter(read_frames(MEDIA / CLIPS[0]))).image, 640, 360))  # load models
         for clip in CLIPS:
-            source = [f for _, f in zip(range(count), read_frames(MEDIA / clip))]
+            source = [f for _, f in zip(range(args.frames), read_frames(MEDIA / clip))]
             for label, (width, height) in SIZES.items():
                 frames = [Frame(f.index, f.time, letterbox(f.image, width, height)) for f in source]
-                start = time.perf_counter()
-                found = sum(len(faces) for _, faces in analyze_video(frames, analyzer))
-                ms = (time.perf_counter() - start) * 1000 / len(frames)
-                print(f"{clip:40} {label:6} {ms:7.1f} ms/frame  ({len(frames)} frames, {found / len(frames):.1f} faces/frame)")
+                n = len(frames)
+                wall, cpu, found = timed(lambda: sum(len(analyzer.detect(f.image)) for f in frames))
+                print(f"{clip:38} {label:6} detect  {wall * 1000 / n:6.1f} ms/frame (cpu {cpu * 1000 / n:6.1f})  {found / n:.1f} faces/frame")
+                analyzer.detections = 0
+                wall, cpu, results = timed(lambda: [faces for _, faces in analyze_video(frames, analyzer, detect_every=args.detect_every)])
+                found = sum(1 for faces in results for f in faces if not f.bridged)
+                print(
+                    f"{clip:38} {label:6} tracked {wall * 1000 / n:6.1f} ms/frame (cpu {cpu * 1000 / n:6.1f})  {found / n:.1f} faces/frame,"
+                    f" {analyzer.detections}/{n} frames detected"
+                )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from likeness.faces.types import Embedding, Face, Image, Landmarks
 
 MESH_INPUT = 256  # side of the square crop handed to the mesh
 CROP_SCALE = 2.0  # crop side relative to the detector's box (the mesh wants context)
-FOLLOW_CROP_SCALES = (2.0, 2.5, 1.6)  # mesh_at's framings, tried in turn until the mesh sees a face
+FOLLOW_CROP_SCALES = (2.0, 2.5, 1.6)  # follow's framings, tried in turn until the mesh sees a face
 DETECTOR_REACH = 10  # the detector finds faces down to ~1/10 of the side of what it is shown
 TILE_OVERLAP = 0.25
 
@@ -58,15 +58,19 @@ def check_image(image: Image) -> np.ndarray:
 def tile_windows(height: int, width: int, min_face: int) -> Iterator[tuple[int, int, int]]:
     """Square windows (x, y, side) of a pyramid: the whole image, then halves, quarters ... while
     a window is still larger than what a ``min_face`` face needs to be seen by the detector."""
-    long_side = max(height, width)
+    long_side, short_side = max(height, width), min(height, width)
     yield 0, 0, long_side
     smallest = max(192, min_face * DETECTOR_REACH)
     side = long_side // 2
     while side >= smallest * 0.75:
-        step = side * (1 - TILE_OVERLAP)
-        for y in window_starts(height, side, step):
-            for x in window_starts(width, side, step):
-                yield x, y, side
+        # a window a little shorter than the frame needs a second row that overlaps the first
+        # almost entirely (16:9 at half width: 960 px windows on 1080 rows); one row of windows
+        # as tall as the frame sees the same faces with half the detector passes
+        grown = short_side if side < short_side <= side * 1.25 and side > smallest else side
+        step = grown * (1 - TILE_OVERLAP)
+        for y in window_starts(height, grown, step):
+            for x in window_starts(width, grown, step):
+                yield x, y, grown
         side //= 2
 
 
@@ -192,26 +196,52 @@ class FaceAnalyzer:
             for f in faces[: self.max_faces]
         ]
 
-    def mesh_at(self, image: Image, box: tuple[float, float, float, float], *, score: float = 1.0) -> Face | None:
-        """The face inside a known ``box`` (x, y, w, h) from the mesh alone, without the detector.
+    def follow(self, image: Image, box: tuple[float, float, float, float], *, score: float = 1.0) -> Face | None:
+        """The face expected inside ``box`` (x, y, w, h), without the tile pyramid: a video
+        tracker's step between full detections.
 
-        This is a video tracker's cheap step (one ~256 px mesh pass, whatever the frame size):
-        ``box`` is where the face is expected, ``score`` is carried over from its last detection.
-        None when the mesh's own face-presence check fails there or it lands on another face.
+        The mesh runs on a ~256 px crop around ``box`` (the cost does not grow with the frame);
+        its own face check decides whether a face is there. When it sees none, one detector pass
+        on a window around ``box`` gets a second look. ``score`` is carried over from the
+        track's last detection. None when neither finds a face matching ``box``.
         """
         image = check_image(image)
         height, width = image.shape[:2]
         detection = Detection(box=tuple(float(v) for v in box), score=score)  # type: ignore[arg-type]
         # The mesh's in-crop face finder misses small blurred faces at one framing and not at
         # another (ccby multiface, 28-45 px faces: 90% found at 2x, 97% with the two retries).
+        landmarks = None
         for crop_scale in FOLLOW_CROP_SCALES:
             landmarks = self.fit_mesh(image, detection, crop_scale=crop_scale)
             if landmarks is not None:
                 break
-        else:
-            return None
+        if landmarks is None:
+            found = self.detect_around(image, detection.box)
+            landmarks = None if found is None else self.fit_mesh(image, found)
+            if landmarks is None:
+                return None
+            score = found.score
         face = Face(box=landmark_box(landmarks, width, height), score=round(score, 4), landmarks=landmarks, pose=head_pose(landmarks))
         return replace(face, quality=quality(image, face))
+
+    def detect_around(self, image: np.ndarray, box: tuple[float, float, float, float]) -> Detection | None:
+        """The detection that best overlaps ``box`` in one full-range pass over a square window
+        of 4 box widths around it (the detector sees faces down to ~1/10 of its window)."""
+        height, width = image.shape[:2]
+        bx, by, bw, bh = box
+        side = int(min(max(height, width), max(192, 4 * max(bw, bh))))
+        x = int(min(max(0, bx + bw / 2 - side / 2), max(0, width - side)))
+        y = int(min(max(0, by + bh / 2 - side / 2), max(0, height - side)))
+        tile = image[y : y + side, x : x + side]
+        th, tw = tile.shape[:2]
+        best: tuple[float, Detection] | None = None
+        for det in self.detector.process(np.ascontiguousarray(tile)).detections or []:
+            rel = det.location_data.relative_bounding_box
+            candidate = Detection(box=(x + rel.xmin * tw, y + rel.ymin * th, rel.width * tw, rel.height * th), score=float(det.score[0]))
+            iou = box_iou(candidate.box, box)[0]
+            if iou > 0.3 and (best is None or iou > best[0]):
+                best = (iou, candidate)
+        return None if best is None else best[1]
 
     def embed(self, image: Image, face: Face) -> Embedding:
         """128-d dlib identity embedding of ``face`` (see ``likeness.faces.identity``)."""
