@@ -185,8 +185,15 @@ def timings(wm, repeats):
     emb = timed(lambda: wm.embed(frame, 5), n)
     det = timed(lambda: wm.detect(marked), n)
     det_un = timed(lambda: wm.detect(frame), n)
-    det_jpeg = timed(lambda: wm.detect(cv2.GaussianBlur(frame, (0, 0), 1.0)), n)
+    blurred = cv2.GaussianBlur(frame, (0, 0), 1.0)
+    det_jpeg = timed(lambda: wm.detect(blurred), n)
+    video = Watermarker(video=True)
+    marked_v = video.embed(frame, 5)
+    assert wm.detect(marked_v).payload == 5
+    emb_v = timed(lambda: video.embed(frame, 5), n)
+    det_v = timed(lambda: wm.detect(marked_v), n)
     print(f"1080p, 1 thread (median of {n}): embed {emb:.1f} ms, detect marked {det:.1f} ms, detect unmarked {det_un:.1f} ms, unmarked blurred {det_jpeg:.1f} ms")
+    print(f"1080p, Watermarker(video=True) (same scale as images at 1080p): embed {emb_v:.1f} ms, detect marked {det_v:.1f} ms")
 
 
 def false_positives(wm, count):

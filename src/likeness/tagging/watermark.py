@@ -48,7 +48,7 @@ PUBLIC_KEY = b"likeness/public-watermark-key/v1"
 
 TILE = 128  # tile side in working pixels
 MIN_WORK_SIDE = 384  # the working shorter side is 384-767 px (smaller images: the image itself)
-VIDEO_MIN_SIDE = 448  # video frames at least this short side are marked at twice the image period
+VIDEO_MIN_SIDE = 448  # video frames of 448-767 px (shorter side) are marked at twice the image period
 PAYLOAD_BITS = 64
 MAC_BITS = 40
 BAND = (8.0, 16.0)  # ring of tile frequencies used, in cycles per tile
@@ -199,16 +199,22 @@ def _subpixel(a: float, b: float, c: float) -> float:
 
 
 def _embed_scale(height: int, width: int, video: bool = False) -> int:
-    """Power-of-two shrink from the image to its working resolution (shorter side 384-767 px; video: 224-383)."""
+    """Power-of-two shrink from the image to its working resolution (shorter side 384-767 px).
+
+    Video frames of 448-767 px are shrunk by 2 (working 224-383 px): at half size their image-scale
+    mark would sit at 4-8 px periods, which H.264 at CRF 28 wipes out. Larger frames already
+    are marked coarsely enough; coarser still would put the mark where the picture drowns it.
+    """
     short = min(height, width)
-    scale = 1 << int(math.floor(math.log2(short / MIN_WORK_SIDE))) if short >= MIN_WORK_SIDE else 1
-    return scale * 2 if video and short >= VIDEO_MIN_SIDE else scale
+    if short < MIN_WORK_SIDE * 2:
+        return 2 if video and short >= VIDEO_MIN_SIDE else 1
+    return 1 << int(math.floor(math.log2(short / MIN_WORK_SIDE)))
 
 
 class Watermarker:
     """Embeds and detects with one key; holds the keyed layout and the last tiled pattern (caller-owned cache).
 
-    ``video=True`` marks at twice the period (working shorter side 224-383 px, frames of 448 px and up): H.264 at CRF 28
+    ``video=True`` marks at twice the period (frames of 448-767 px, worked at 224-383 px): H.264 at CRF 28
     on a half-size copy wipes the finer image-scale mark out, and frames are pooled anyway. Both
     scales sit on the ladder that detection searches, so one detector reads both.
     """
