@@ -3,6 +3,8 @@
 jitter = mean |second difference| of the 478 landmark positions over frames, in inter-ocular
 distances (a smooth pan or zoom has a small second difference; detector noise a large one).
 lag = mean |smoothed - raw| position, same unit (what smoothing costs on motion).
+The last two lines are analyze_video's tracker-guided path (mesh on track crops between
+detections): raw and smoothed, against detection on every frame above.
 Run: .venv/bin/python benchmarks/faces_jitter.py [VIDEO] [--sweep]
 """
 
@@ -14,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from likeness.faces import FaceAnalyzer
-from likeness.faces.tracking import Tracker
+from likeness.faces.tracking import Tracker, analyze_video
 from likeness.media import read_frames
 
 MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
@@ -59,6 +61,10 @@ def main() -> None:
             f"smoothed   jitter {jitter(smooth):.4f} IOD  lag {lag:.4f} IOD"
             f"  (min_cutoff={min_cutoff} Hz, beta={beta})"
         )
+    with FaceAnalyzer(max_faces=1) as analyzer:
+        for label, tracker in (("raw", Tracker(smooth=False)), ("smoothed", Tracker())):
+            series = [faces[0].landmarks for _, faces in analyze_video(read_frames(path), analyzer, tracker) if faces and not faces[0].bridged]
+            print(f"tracked {label:9} jitter {jitter(series):.4f} IOD  ({len(series)} frames, analyze_video)")
 
 
 if __name__ == "__main__":
