@@ -133,10 +133,10 @@ def test_covered_face_sends_the_frame_back_to_the_detector_and_ends_the_track(as
     assert [faces[0].bridged for _, faces in results[:5]] == [False, False, False, True, True]
 
 
-def test_follow_finds_a_face_from_a_rough_box_and_nothing_where_there_is_none(analyzer, astronaut):
+def test_mesh_at_finds_a_face_from_a_rough_box_and_nothing_where_there_is_none(analyzer, astronaut):
     face = analyzer.detect(astronaut)[0]
     x, y, w, h = face.box
-    moved = analyzer.follow(astronaut, (x + w * 0.15, y - h * 0.1, w * 1.1, h * 1.1), score=face.score)
+    moved = analyzer.mesh_at(astronaut, (x + w * 0.15, y - h * 0.1, w * 1.1, h * 1.1), score=face.score)
     assert moved is not None and moved.quality is not None and moved.score == face.score
     assert box_iou(moved.box, face.box)[0] > 0.8
-    assert analyzer.follow(astronaut, (20, 380, 100, 100)) is None  # a patch of the suit and background
+    assert analyzer.mesh_at(astronaut, (20, 380, 100, 100)) is None  # a patch of the suit and background

@@ -32,7 +32,7 @@ from likeness.faces.types import Embedding, Face, Image, Landmarks
 
 MESH_INPUT = 256  # side of the square crop handed to the mesh
 CROP_SCALE = 2.0  # crop side relative to the detector's box (the mesh wants context)
-FOLLOW_CROP_SCALES = (2.0, 2.5, 1.6)  # follow's framings, tried in turn until the mesh sees a face
+FOLLOW_CROP_SCALES = (2.0, 2.5, 1.6)  # mesh_at's framings, tried in turn until the mesh sees a face
 DETECTOR_REACH = 10  # the detector finds faces down to ~1/10 of the side of what it is shown
 TILE_OVERLAP = 0.25
 
@@ -196,7 +196,7 @@ class FaceAnalyzer:
             for f in faces[: self.max_faces]
         ]
 
-    def follow(self, image: Image, box: tuple[float, float, float, float], *, score: float = 1.0) -> Face | None:
+    def mesh_at(self, image: Image, box: tuple[float, float, float, float], *, score: float = 1.0) -> Face | None:
         """The face expected inside ``box`` (x, y, w, h), without the tile pyramid: a video
         tracker's step between full detections.
 

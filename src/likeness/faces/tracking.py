@@ -242,7 +242,7 @@ def analyze_video(
     detector (a tile pyramid, the expensive part) runs on the first frame, every
     ``detect_every`` frames, after a scene cut and on any frame where a track's mesh fails; on
     the other frames only the mesh runs, on a crop around each track's predicted box
-    (``FaceAnalyzer.follow``), so a frame costs one ~256 px mesh pass per face whatever its
+    (``FaceAnalyzer.mesh_at``), so a frame costs one ~256 px mesh pass per face whatever its
     size. A face that enters without a cut is found at the next periodic detection;
     ``detect_every=1`` detects on every frame. No identity embedding is computed here.
     """
@@ -268,16 +268,16 @@ def frame_faces(
 ) -> tuple[list[Face], bool]:
     """One frame's faces, before tracking, and whether the full detector ran.
 
-    Without ``detect``, ``FaceAnalyzer.follow`` (mesh on a crop, then one local detector pass)
+    Without ``detect``, ``FaceAnalyzer.mesh_at`` (mesh on a crop, then one local detector pass)
     follows every track; when it loses one (the face left, turned away or was covered) the full
     detector runs on this frame, once per loss: while the track stays lost the tracker bridges
     it. With the detector, tracks it missed are still followed, so a face the pyramid drops for
-    a frame keeps its track as long as ``follow`` still finds a face there.
+    a frame keeps its track as long as ``mesh_at`` still finds a face there.
     """
     followed: list[Face] = []
     if not detect:
         for track in tracker.tracks:
-            face = analyzer.follow(image, track.predicted_box(time), score=track.face.score)
+            face = analyzer.mesh_at(image, track.predicted_box(time), score=track.face.score)
             if face is not None:
                 followed.append(face)
             elif track.missed == 0:  # just lost: look everywhere once; while it stays lost, the tracker bridges it
@@ -289,7 +289,7 @@ def frame_faces(
         for track in tracker.tracks:
             expected = track.predicted_box(time)
             if not any(box_iou(expected, face.box)[0] > 0.3 for face in detected):
-                face = analyzer.follow(image, expected, score=track.face.score)
+                face = analyzer.mesh_at(image, expected, score=track.face.score)
                 if face is not None:
                     followed.append(face)
     return merge_faces(detected, followed, analyzer.max_faces), True
