@@ -166,7 +166,17 @@ def grid_render(studio, tmp_path_factory):
     target = shared("grid_bbaf2n.mpg")
     out = tmp_path_factory.mktemp("video") / "grid-swapped.mp4"
     engine = FlakyEngine(swap.make_engine("retrieval"))
-    record = render(_job(studio, target, out), vault=studio.vault, analyzer=studio.analyzer, engine=engine, progress=False)
+    opened = []
+
+    def counting_reader(path, **kw):
+        opened.append(Path(path))
+        return real_reader(path, **kw)
+
+    real_reader = media.read_frames
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(media, "read_frames", counting_reader)
+        record = render(_job(studio, target, out), vault=studio.vault, analyzer=studio.analyzer, engine=engine, progress=False)
+    record.settings["_decoded_times"] = opened.count(target)
     return target, out, record
 
 
@@ -190,3 +200,34 @@ def test_one_failing_frame_does_not_stop_the_video(grid_render):
     frames_out = [f.image for f in media.read_frames(out)][2:5]
     changes = [np.abs(a.astype(int) - b).mean() for a, b in zip(frames_in, frames_out)]
     assert min(changes) > 0.5 * max(changes)
+
+
+def test_short_video_is_decoded_once_and_the_render_says_how_it_was_encoded(grid_render):
+    # The analysis pass keeps a short target's frames in memory: the swap pass does not decode again.
+    target, out, record = grid_render
+    assert record.settings["_decoded_times"] == 1
+    assert record.settings["preset"] == "veryfast" and record.settings["crf"] == 18
+    # GRID faces (~150 px) are smaller than the identity's crops: nothing was enlarged much.
+    assert record.settings["face_upscale"] < 1.5 and record.settings["soft_face_frames"] == 0
+
+
+def test_frames_beyond_the_memory_budget_are_not_kept():
+    from likeness.render.pipeline import _Analysis, _cached
+
+    frames = [media.Frame(i, i / 25, np.zeros((10, 10, 3), np.uint8)) for i in range(5)]
+    kept = _Analysis(faces=[])
+    assert list(_cached(iter(frames), kept, budget=10_000)) == frames
+    assert [f.index for f in kept.replay(False, "")] == [0, 1, 2, 3, 4]
+    dropped = _Analysis(faces=[])
+    assert list(_cached(iter(frames), dropped, budget=1_000)) == frames  # still passed through
+    assert dropped.frames is None and dropped.replay(False, "") is None
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"preset": "warp9"}, "preset"),
+    ({"work_size": 8}, "work_size"),
+    ({"work_size": "big"}, "work_size"),
+])
+def test_bad_speed_options_are_refused(tmp_path, options, message):
+    with pytest.raises(InputError, match=message):
+        RenderJob(target=ASTRONAUT, output=tmp_path / "o.png", identity="alice", grant_id="g", options=options)

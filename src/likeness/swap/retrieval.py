@@ -33,7 +33,7 @@ class _Crop:
     points: NDArray[np.float32]  # (481, 3) with hole centres
     facing: NDArray[np.float64]
     expression: NDArray[np.float64]
-    extent: float  # the face's largest side in the crop (px): the most detail it can give
+    extent: float  # the face's largest side (px) at the detail it really has (the photo's, if smaller)
 
 
 @dataclass(frozen=True)
@@ -102,9 +102,14 @@ class RetrievalEngine:
         oval = list(mesh.FACE_OVAL)
         for item, lm in zip(items, lms):
             fit = shape.fit_similarity(self._canonical, lm)
+            extent = float(np.ptp(lm[oval, :2], axis=0).max())
+            # A crop aligned from a small face was enlarged: its detail is the photo's face width.
+            photo_width = float(getattr(getattr(item, "quality", None), "size", 0.0) or 0.0)
+            crop_width = float(np.ptp(lm[:, 0]))
+            if 0 < photo_width < crop_width:
+                extent *= photo_width / crop_width
             crops.append(_Crop(np.ascontiguousarray(item.image), mesh.with_centres(lm),
-                               shape.facing(fit), shape.expression(lm),
-                               float(np.ptp(lm[oval, :2], axis=0).max())))
+                               shape.facing(fit), shape.expression(lm), extent))
         self._crops = tuple(crops)
         self._facings = np.stack([c.facing for c in crops])
         self._expressions = np.stack([c.expression for c in crops])
