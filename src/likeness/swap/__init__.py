@@ -8,11 +8,11 @@ into the frame. Engines are made by name: ``make_engine("retrieval")``.
 from likeness.swap.colour import COLOUR_MODES
 from likeness.swap.blend import BLEND_MODES
 from likeness.swap.composite import TemporalSmoother, composite
-from likeness.swap.engine import Engine, Patch, engine_names, make_engine, register_engine
+from likeness.swap.engine import Engine, Patch, WorkCrop, engine_names, make_engine, register_engine
 from likeness.swap.faceset import Faceset, FacesetItem, make_faceset
 
 __all__ = [
     "BLEND_MODES", "COLOUR_MODES", "Engine", "Faceset", "FacesetItem", "Patch",
     "TemporalSmoother", "composite", "engine_names", "make_engine", "make_faceset",
-    "register_engine",
+    "WorkCrop", "register_engine",
 ]
