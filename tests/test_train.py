@@ -161,6 +161,17 @@ def test_engine_refuses_a_model_of_another_identity(lab, trained):
         engine.prepare(other)
 
 
+def test_a_model_trained_under_a_revoked_grant_is_not_used(lab):
+    vault = lab["vault"]
+    grant = consent.create_grant(vault, "alice", grantee="test-studio", scopes=["film"], expires="2035-01-01", talent_passphrase=TALENT)
+    made = train_model(_job(lab, grant=grant.id, iterations=1), vault=vault, analyzer=lab["analyzer"])
+    consent.revoke_grant(vault, grant.id, talent_passphrase=TALENT, reason="test")
+    engine = swap.make_engine("autoencoder", vault=vault, model=made.model_id, device="cpu")
+    with pytest.raises(ConsentError, match="revoked"):
+        engine.prepare(vault.faceset("alice"))
+    vault.delete_model(made.model_id)  # the render test below uses the latest model of alice
+
+
 def _render_missing() -> list[str]:
     need = {"likeness.tagging": ("mark_frame", "seal", "detect")}
     return [f"{m}.{n}" for m, names in need.items() for n in names if not hasattr(importlib.import_module(m), n)]

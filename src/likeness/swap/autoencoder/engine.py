@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from likeness.errors import InputError, VaultError
+from likeness.errors import ConsentError, InputError, VaultError
 from likeness.faces import align
 from likeness.faces.types import Face, Image
 from likeness.swap.autoencoder.device import resolve_device
@@ -64,15 +64,21 @@ class AutoencoderEngine:
         identity = getattr(faceset, "identity", None)
         payload, meta = self._payload, self._meta or {}
         if payload is None:
-            vault = self.vault if self.vault is not None else _vault_from_env()
-            if self.model_id is None:
-                if identity is None:
-                    raise InputError("the autoencoder engine needs model= or a faceset that names its identity")
-                models = vault.list_models(identity)
-                if not models:
-                    raise InputError(f"no trained model for {identity!r} in the vault: run `likeness train {identity} ...` first")
-                self.model_id = models[-1].id
-            payload, meta = vault.get_model(self.model_id)
+            opened = self.vault is None
+            vault = _vault_from_env() if opened else self.vault
+            try:
+                if self.model_id is None:
+                    if identity is None:
+                        raise InputError("the autoencoder engine needs model= or a faceset that names its identity")
+                    models = vault.list_models(identity)
+                    if not models:
+                        raise InputError(f"no trained model for {identity!r} in the vault: run `likeness train {identity} ...` first")
+                    self.model_id = models[-1].id
+                payload, meta = vault.get_model(self.model_id)
+                _refuse_if_grant_revoked(vault, self.model_id, meta)
+            finally:
+                if opened:
+                    vault.close()
         owner = meta.get("identity")
         if identity is not None and owner is not None and owner != identity:
             raise InputError(f"model {self.model_id} was trained for {owner!r}, not {identity!r}")
@@ -115,6 +121,15 @@ def _paste(frame: Image, crop: Image, mask: np.ndarray, inverse: np.ndarray, fac
     image = cv2.warpAffine(crop, shift, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     out_mask = cv2.warpAffine(mask, shift, size, flags=cv2.INTER_LINEAR, borderValue=0)
     return Patch(image, np.clip(out_mask, 0, 1).astype(np.float32), int(x0), int(y0))
+
+
+def _refuse_if_grant_revoked(vault: Any, model_id: str, meta: dict) -> None:
+    """A model made under a grant the talent has since revoked is not used, whatever the render grant."""
+    grant_id = meta.get("grant_id")
+    record = vault.grant_record(grant_id) if grant_id and hasattr(vault, "grant_record") else None
+    if record is not None and record.revocation is not None:
+        raise ConsentError(f"model {model_id} was trained under grant {grant_id}, which the talent has revoked; "
+                           "it is not used (delete it with `likeness model delete`)")
 
 
 def _vault_from_env() -> Any:
