@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 from likeness.errors import InputError, VaultError
-from likeness.swap.autoencoder.device import describe_device, resolve_device  # noqa: F401 - re-exported
 from likeness.swap.autoencoder.model import DFModel, ModelConfig
 from likeness.train.augment import Batch, make_batch
 from likeness.train.loss import face_loss
