@@ -140,3 +140,11 @@ def test_mesh_at_finds_a_face_from_a_rough_box_and_nothing_where_there_is_none(a
     assert moved is not None and moved.quality is not None and moved.score == face.score
     assert box_iou(moved.box, face.box)[0] > 0.8
     assert analyzer.mesh_at(astronaut, (20, 380, 100, 100)) is None  # a patch of the suit and background
+
+
+def test_face_entering_an_empty_shot_is_found_at_the_next_search(analyzer, astronaut):
+    covered = astronaut.copy()
+    covered[60:200, 160:300] = astronaut[300:440, 10:150]
+    frames = [Frame(i, i / 25, img) for i, img in enumerate([covered] + [astronaut] * 6)]
+    counts = [len(faces) for _, faces in analyze_video(frames, analyzer, detect_every=12)]
+    assert counts == [0, 0, 0, 1, 1, 1, 1]  # no track: the detector looks every 12 // 4 frames
