@@ -102,4 +102,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from likeness.errors import LikenessError
+
+    try:
+        main()
+    except LikenessError as exc:
+        raise SystemExit(f"{Path(__file__).name}: error: {exc}") from None

@@ -12,6 +12,7 @@ work loads the CPU are noisy; say so when quoting them.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import time
 
 import numpy as np
@@ -77,4 +78,9 @@ def _sync(device: torch.device) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from likeness.errors import LikenessError
+
+    try:
+        main()
+    except LikenessError as exc:
+        raise SystemExit(f"{Path(__file__).name}: error: {exc}") from None
