@@ -148,3 +148,15 @@ def test_face_entering_an_empty_shot_is_found_at_the_next_search(analyzer, astro
     frames = [Frame(i, i / 25, img) for i, img in enumerate([covered] + [astronaut] * 6)]
     counts = [len(faces) for _, faces in analyze_video(frames, analyzer, detect_every=12)]
     assert counts == [0, 0, 0, 1, 1, 1, 1]  # no track: the detector looks every 12 // 4 frames
+
+
+@pytest.mark.parametrize("size", [None, (1280, 720), (1920, 1080)])
+def test_small_faces_at_an_event_are_found_at_native_720p_and_1080p(analyzer, size):
+    # three faces of 66, 36 and 28 px in the 640x480 original: the pyramid must keep the small ones
+    image = next(iter(read_frames(shared("ccby_openmpf_video_01_multiface.mp4")))).image
+    if size is not None:
+        width, height = size
+        scaled = cv2.resize(image, (height * 4 // 3, height), interpolation=cv2.INTER_CUBIC)
+        image = np.zeros((height, width, 3), np.uint8)
+        image[:, (width - scaled.shape[1]) // 2 :][:, : scaled.shape[1]] = scaled
+    assert len(analyzer.detect(image)) >= 3
