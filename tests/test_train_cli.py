@@ -48,3 +48,16 @@ def test_cuda_without_a_gpu_exits_with_one_clear_line(cli, lab):  # noqa: F811
     out = cli("train", "alice", "--grant", lab["grant"], "--target", str(lab["target"]), "--minutes", "1", "--device", "cuda")
     # main() turns this into one line on stderr and exit 2 (tests/test_cli.py covers that path).
     assert isinstance(out.exception, InputError) and out.exception.exit_code == 2 and "no CUDA GPU" in str(out.exception)
+
+
+def test_swap_by_engine_name_finds_the_latest_model_like_likeness_swap_does(cli, lab, tmp_path):  # noqa: F811
+    """`likeness swap --engine autoencoder` makes the engine by name only; it finds the vault and the model itself."""
+    from likeness.render import RenderJob, render
+
+    trained = cli("train", "alice", "--grant", lab["grant"], "--target", str(lab["target"]), "--iterations", "1", "--device", "cpu")
+    assert trained.exit_code == 0, trained.output
+    target = tmp_path / "frame.png"
+    media.write_image(target, next(iter(media.read_frames(lab["target"]))).image)
+    job = RenderJob(target=target, output=tmp_path / "out.png", identity="alice", grant_id=lab["grant"], scope="film", engine="autoencoder")
+    record = render(job, vault=lab["vault"], analyzer=lab["analyzer"], progress=False)
+    assert record.settings["frames"] == 1 and (tmp_path / "out.png").is_file()

@@ -95,6 +95,7 @@ def train_model(
     device = resolve_device(job.device)  # before consent: a refused device should not use a grant
     config = job.config()
     state = None
+    preset = job.preset
     if job.resume is not None:
         payload, resumed_meta = vault.get_model(job.resume)
         if resumed_meta.get("identity") not in (None, job.identity):
@@ -105,6 +106,7 @@ def train_model(
         if job.resolution is not None and job.resolution != stored.resolution:
             raise InputError(f"--resume {job.resume}: the model is {stored.resolution}px, not {job.resolution}px")
         config = replace(config, model=stored)
+        preset = resumed_meta.get("preset", preset)  # the sizes come from the stored model, so does its name
 
     request = consent.Request(identity=job.identity, grant_id=job.grant_id, scope=job.scope, use="train", studio=vault.studio)
     decision = consent.authorize(vault, request)
@@ -120,7 +122,7 @@ def train_model(
     if on_start:
         on_start(where, len(source), len(target))
     vault.audit("train.start", {"identity": job.identity, "grant": job.grant_id, "device": where, "resume": job.resume,
-                                "resolution": r, "preset": job.preset})
+                                "resolution": r, "preset": preset})
     result = trainer.run(
         iterations=job.iterations,
         seconds=None if job.minutes is None else job.minutes * 60,
@@ -136,7 +138,7 @@ def train_model(
         "identity": job.identity,
         "grant_id": job.grant_id,
         "scope": job.scope,
-        "preset": job.preset,
+        "preset": preset,
         "resolution": r,
         "config": config.model.to_dict(),
         "batch_size": config.batch_size,
