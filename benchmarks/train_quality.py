@@ -41,6 +41,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--learning-rate", type=float, default=None, help="default: the preset's")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the preset's")
     parser.add_argument("--out", default="bench-output")
     args = parser.parse_args()
     if args.threads:
@@ -50,13 +52,14 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     config = preset_config(args.preset, args.resolution)
     batch, lr = PRESET_TRAINING[args.preset]
+    batch, lr = args.batch_size or batch, args.learning_rate or lr
     with FaceAnalyzer() as analyzer:
         source_frames = [f.image for f in media.read_frames(args.source)]
         faceset = swap.make_faceset(source_frames[::2], analyzer, identity="source")
         source = samples_from_faceset(faceset, config.resolution, name="source")
         target = target_samples(args.target, analyzer, config.resolution)
         print(f"# {args.preset} {config.resolution}px on {describe_device(device)}: {len(source)} source faces "
-              f"({Path(args.source).name}), {len(target)} target faces ({Path(args.target).name}), {args.minutes:g} min", flush=True)
+              f"({Path(args.source).name}), {len(target)} target faces ({Path(args.target).name}), {args.minutes:g} min, batch {batch}, lr {lr:g}", flush=True)
         trainer = Trainer(TrainConfig(config, batch_size=batch, learning_rate=lr, seed=args.seed), source, target, device=device)
         last = [time.monotonic()]
 
