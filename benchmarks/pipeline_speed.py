@@ -37,7 +37,7 @@ class Timed:
     """Forwards to ``inner``, adding up the seconds spent in the named methods."""
 
     def __init__(self, inner, *methods: str) -> None:
-        self._inner, self.seconds, self.calls = inner, 0.0, 0
+        self._inner, self.seconds, self.calls, self.last_end = inner, 0.0, 0, 0.0
         for name in methods:
             setattr(self, name, self._wrap(getattr(inner, name)))
 
@@ -47,7 +47,8 @@ class Timed:
             try:
                 return method(*args, **kwargs)
             finally:
-                self.seconds += time.perf_counter() - start
+                self.last_end = time.perf_counter()
+                self.seconds += self.last_end - start
                 self.calls += 1
 
         return timed
@@ -121,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{fps:.1f} fps = {fps / plain:.2f} x transcode; aim {AIM_FPS:.0f} fps and >= 0.5 x")
     print(f"  CPU time per frame (all threads; steadier than wall time under load): transcode {ms(plain_cpu):.1f} ms,"
           f" pipeline {ms(total_cpu):.1f} ms = {2000 / ms(total_cpu):.1f} fps if 2 cores were all ours")
+    analysis = timed_analyzer.last_end - start
+    print(f"  wall per frame: analysis pass (decode + detect/track) {ms(analysis):.1f} ms, swap pass (engine, composite,"
+          f" watermark, encode) + seal + record {ms(total - analysis):.1f} ms")
     print(f"  per frame: {ms(total):.1f} ms wall; busy time per stage (the engine runs on a worker thread, so they overlap):"
           f" detect+track {ms(timed_analyzer.seconds):.1f}, engine.swap {ms(timed_engine.seconds):.1f},"
           f" composite {ms(timed_composite.seconds):.1f}, watermark+label+seal {ms(timed_tagging.seconds):.1f} ms")

@@ -32,7 +32,7 @@ from likeness.render.selection import nearest_track, plan_swaps
 REFERENCE_SAMPLES_PER_TRACK = 8  # embeddings averaged per track when matching --reference
 REFERENCE_SAMPLE_EVERY = 10  # frames between two embeddings of one track
 LOOKAHEAD_FRAMES = 2  # decoded frames waiting for the compositor: bounds memory at 720p-4K
-WRITE_AHEAD_FRAMES = 2  # composited frames waiting for the watermark + encoder thread
+WRITE_AHEAD_FRAMES = 2  # marked frames waiting for the encoder thread
 FRAME_CACHE_BYTES = 1 << 30  # the analysis pass keeps the decoded target in memory up to this, so the swap pass need not decode again
 SOFT_FACE_UPSCALE = 1.5  # a new face enlarged more than this from its real detail is reported
 
@@ -325,8 +325,8 @@ def _encode(
     marker = tagging.Watermarker(tagging.PUBLIC_KEY, video=info.kind == "video")  # one per render: layout and tiled pattern reused by every frame
     with ExitStack() as stack:
         # Three stages on three threads, in frame order: the engine works a frame or two ahead,
-        # this thread composites (the smoothing state is this thread's alone), and a third
-        # watermarks and encodes. numpy, OpenCV and x264 release the GIL.
+        # this thread composites (the smoothing state is this thread's alone) and watermarks,
+        # and a third encodes. numpy, OpenCV and x264 release the GIL.
         engine_pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="likeness-swap"))
         ahead: deque[tuple[media.Frame, list[Face], Future]] = deque()
         writes: deque[Future] = deque()
@@ -336,16 +336,13 @@ def _encode(
         def mark(image: Image, frame: media.Frame, boxes: list) -> Image:
             return tagging.mark_frame(image, render_id=render_id, face_boxes=boxes, visible=visible, time=frame.time, marker=marker)
 
-        def mark_and_write(image: Image, frame: media.Frame, boxes: list) -> None:
-            writer.write(mark(image, frame, boxes), time=frame.time)  # type: ignore[union-attr]
-
         def finish(frame: media.Frame, chosen: list[Face], proposals: Future) -> None:
             nonlocal writer, write_pool, count
             held = holds[frame.index] if frame.index < len(holds) else []
             swapped = swapper.apply(frame.image, proposals.result(), held, frame.time)
-            boxes = [face.box for face in chosen]
+            marked = mark(swapped, frame, [face.box for face in chosen])
             if info.kind == "image":
-                media.write_image(path, mark(swapped, frame, boxes), quality=int(job.option("quality")))
+                media.write_image(path, marked, quality=int(job.option("quality")))
             else:
                 if writer is None:
                     height, width = swapped.shape[:2]
@@ -355,7 +352,7 @@ def _encode(
                     )
                     # Entered after the writer, so it is drained before the writer closes.
                     write_pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="likeness-encode"))
-                writes.append(write_pool.submit(mark_and_write, swapped, frame, boxes))  # type: ignore[union-attr]
+                writes.append(write_pool.submit(writer.write, marked, time=frame.time))  # type: ignore[union-attr]
                 while len(writes) > WRITE_AHEAD_FRAMES:
                     writes.popleft().result()
             count += 1

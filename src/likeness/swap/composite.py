@@ -164,9 +164,11 @@ def _merge_at_work_size(patch: Patch, crop: Image, backdrop: Image, colour: str,
         m = smoother.mask(track, patch)
     merged = _merge(work.image, small_back, m, colour, blend, relight, smoother, track)
     # The blend reaches past the mask; everything it did not touch stays the backdrop exactly.
-    tx, ty, tw, th = cv2.boundingRect(cv2.absdiff(merged, small_back).max(axis=2))
+    changed = cv2.absdiff(merged, small_back)
+    tx, ty, tw, th = cv2.boundingRect(changed.reshape(changed.shape[0], -1))  # columns x 3 channels
     if tw == 0:
         return None
+    tx, tw = tx // 3, (tx + tw + 2) // 3 - tx // 3
     sx, sy = work.scale
     # Widened by the bicubic kernel's reach (2 working pixels).
     bx0, by0 = max(0, int((tx - 2) / sx)), max(0, int((ty - 2) / sy))

@@ -253,11 +253,16 @@ def _upsampled(crop: Image, small: Patch, bx, by, covered, scale: tuple[float, f
     source = np.empty((sh, sw, 2), np.float32)
     source[..., 0] = (np.where(covered, bx, gx) + 0.5) * (1.0 / sx) - 0.5
     source[..., 1] = (np.where(covered, by, gy) + 0.5) * (1.0 / sy) - 0.5
-    full_map = cv2.resize(source, (w, h), interpolation=cv2.INTER_LINEAR)
     support = cv2.resize(cv2.dilate(small.support.astype(np.uint8), np.ones((3, 3), np.uint8)),
-                         (w, h), interpolation=cv2.INTER_NEAREST) > 0
-    backdrop = cv2.remap(crop, full_map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    cv2.copyTo(crop, (~support).view(np.uint8), backdrop)
+                         (w, h), interpolation=cv2.INTER_NEAREST)
+    # Only the support's box is warped; the rest of the crop is the frame's own.
+    x0, y0, bw, bh = cv2.boundingRect(support)
+    backdrop = crop.copy()
+    if bw:
+        full_map = cv2.resize(source, (w, h), interpolation=cv2.INTER_LINEAR)[y0:y0 + bh, x0:x0 + bw]
+        warped = cv2.remap(crop, full_map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        cv2.copyTo(warped, support[y0:y0 + bh, x0:x0 + bw], backdrop[y0:y0 + bh, x0:x0 + bw])
+    support = support.view(bool)
     image = cv2.resize(small.image, (w, h), interpolation=cv2.INTER_LINEAR)
     mask = cv2.resize(small.mask, (w, h), interpolation=cv2.INTER_LINEAR)
     work = WorkCrop(small.image, small.mask, small.backdrop, (float(sx), float(sy)))
