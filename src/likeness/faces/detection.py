@@ -4,7 +4,9 @@ Pipeline per image:
 
 1. mediapipe's full-range detector (``model_selection=1``) on the whole image and, for images
    much larger than the smallest wanted face, on overlapping tiles of a pyramid (the detector sees
-   a 192 px input, so a 40 px face in a 1080p frame would shrink to ~4 px without tiling); plus
+   a 192 px input, so a 40 px face in a 1080p frame would shrink to ~4 px without tiling; each
+   window costs one ~3 ms detector pass whatever its size, so the pyramid is laid out for the
+   fewest windows: 12 at 720p, 19 at 1080p); plus
    the short-range detector on the whole image, because the full-range one misses faces that fill
    most of the frame (syn_motion frames 57-59: 90% of the width);
 2. non-maximum suppression of the detections (tiles overlap, levels repeat faces);
@@ -35,6 +37,7 @@ CROP_SCALE = 2.0  # crop side relative to the detector's box (the mesh wants con
 FOLLOW_CROP_SCALES = (2.0, 2.5, 1.6)  # mesh_at's framings, tried in turn until the mesh sees a face
 DETECTOR_REACH = 10  # the detector finds faces down to ~1/10 of the side of what it is shown
 TILE_OVERLAP = 0.25
+FIT_FROM = 2.5  # frames this many finest windows across (1000 px for min_face 40) get the fitted finest level
 
 
 @dataclass(frozen=True)
@@ -63,15 +66,35 @@ def tile_windows(height: int, width: int, min_face: int) -> Iterator[tuple[int, 
     smallest = max(192, min_face * DETECTOR_REACH)
     side = long_side // 2
     while side >= smallest * 0.75:
-        # a window a little shorter than the frame needs a second row that overlaps the first
-        # almost entirely (16:9 at half width: 960 px windows on 1080 rows); one row of windows
-        # as tall as the frame sees the same faces with half the detector passes
-        grown = short_side if side < short_side <= side * 1.25 and side > smallest else side
+        if side < smallest and long_side >= FIT_FROM * smallest:
+            # halving overshot on a big frame (720p: 15 windows of 320 px for faces that 400 px
+            # windows see): the finest level is the fewest windows of at most 1.2x that size
+            # (8 of 412 px at 720p; 1080p keeps its 15 of 480). Small images keep the finer
+            # halving: it is cheap there and finds faces below min_face (the 35 px class group).
+            grown = fitted_side(height, width, smallest * 1.2)
+        else:
+            # a window a little shorter than the frame needs a second row that overlaps the first
+            # almost entirely (16:9 at half width: 960 px windows on 1080 rows); one row of
+            # windows as tall as the frame sees the same faces with half the detector passes
+            # (not on the finest level, which would see less)
+            finest = side // 2 < smallest * 0.75
+            grown = short_side if side < short_side <= side * 1.25 and not finest else side
         step = grown * (1 - TILE_OVERLAP)
         for y in window_starts(height, grown, step):
             for x in window_starts(width, grown, step):
                 yield x, y, grown
         side //= 2
+
+
+def fitted_side(height: int, width: int, largest: float) -> int:
+    """Side of the fewest overlapping square windows, none over ``largest``, that tile the frame."""
+    def count(length: int) -> int:  # windows along one axis: side + (n - 1) * step >= length
+        return max(1, math.ceil((length / largest - 1) / (1 - TILE_OVERLAP)) + 1)
+
+    def span(length: int, n: int) -> float:  # the smallest side that n windows need
+        return length / (1 + (n - 1) * (1 - TILE_OVERLAP))
+
+    return math.ceil(max(span(width, count(width)), span(height, count(height))))
 
 
 def window_starts(length: int, side: int, step: float) -> list[int]:
