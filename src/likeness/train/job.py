@@ -24,8 +24,9 @@ from likeness.train.samples import samples_from_faceset
 from likeness.train.target import ALIGN_PADDING, target_samples
 from likeness.train.trainer import Progress, RunResult, TrainConfig, Trainer, config_from_state, load_checkpoint
 
-# Training settings per preset: (batch size, Adam learning rate).
-PRESET_TRAINING: dict[str, tuple[int, float]] = {"quick": (8, 1e-4), "quality": (16, 5e-5)}
+# Training settings per preset: (batch size, Adam learning rate). quick: 3e-4 beat 1e-4 in two 5-min GRID
+# runs (dlib to source 0.737 vs 0.765, sharper preview); quality keeps SAEHD's 5e-5 for long GPU runs.
+PRESET_TRAINING: dict[str, tuple[int, float]] = {"quick": (8, 3e-4), "quality": (16, 5e-5)}
 
 
 @dataclass(frozen=True)
