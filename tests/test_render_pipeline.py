@@ -231,3 +231,53 @@ def test_frames_beyond_the_memory_budget_are_not_kept():
 def test_bad_speed_options_are_refused(tmp_path, options, message):
     with pytest.raises(InputError, match=message):
         RenderJob(target=ASTRONAUT, output=tmp_path / "o.png", identity="alice", grant_id="g", options=options)
+
+
+def _frames_of(path: Path) -> list[np.ndarray]:
+    return [f.image for f in media.read_frames(path)]
+
+
+def test_streamed_swap_equals_the_analyse_first_swap(studio, tmp_path, monkeypatch):
+    # --face largest streams the analysis alongside the swap; --face 0 (the same, largest track)
+    # analyses the whole target first. Same faces: the same video (watermark left out: its
+    # payload, the render id, differs per render).
+    monkeypatch.setattr(tagging, "mark_frame", lambda image, **kw: image)  # the payload differs per render
+    target = shared("grid_bbaf2n.mpg")
+    streamed = render(_job(studio, target, tmp_path / "streamed.mp4"), vault=studio.vault, analyzer=studio.analyzer, progress=False)
+    whole = render(_job(studio, target, tmp_path / "whole.mp4", face=0), vault=studio.vault, analyzer=studio.analyzer, progress=False)
+    assert streamed.settings["frames"] == whole.settings["frames"] == media.probe(target).frame_count
+    a, b, t = _frames_of(tmp_path / "streamed.mp4"), _frames_of(tmp_path / "whole.mp4"), _frames_of(target)
+    assert len(a) == len(b) == len(t)
+    apart = [np.abs(x.astype(int) - y).mean() for x, y in zip(a, b)]
+    swapped = [np.abs(x.astype(int) - y).mean() for x, y in zip(a, t)]
+    assert max(apart) < 0.05 * min(swapped)
+
+
+def test_a_late_change_of_the_chosen_face_swaps_again(studio, tmp_path, monkeypatch, caplog):
+    # When the whole target's ranking picks other faces than the ranking so far (simulated: the
+    # final plan leaves the first 5 frames alone), the swap pass runs again with the final plan.
+    import likeness.render.pipeline as pipeline
+
+    real_plan = pipeline.plan_swaps
+    target = shared("grid_bbaf2n.mpg")
+    total = media.probe(target).frame_count
+
+    def final_differs(frames, spec, **kw):
+        selected, holds = real_plan(frames, spec, **kw)
+        if len(frames) == total and "ranking" not in kw:
+            selected = [[] if i < 5 else s for i, s in enumerate(selected)]
+            holds = [[] if i < 5 else h for i, h in enumerate(holds)]
+        return selected, holds
+
+    monkeypatch.setattr(pipeline, "plan_swaps", final_differs)
+    monkeypatch.setattr(tagging, "mark_frame", lambda image, **kw: image)  # leaves the codec's change alone
+    out = tmp_path / "out.mp4"
+    with caplog.at_level("INFO", logger="likeness.render"):
+        record = render(_job(studio, target, out), vault=studio.vault, analyzer=studio.analyzer, progress=False)
+    assert "swapping again" in caplog.text
+    assert record.settings["frames"] == total
+    before, after = _frames_of(target), _frames_of(out)
+    x, y, w, h = studio.analyzer.detect(before[0])[0].box
+    change = [np.abs(a[y:y + h, x:x + w].astype(int) - b[y:y + h, x:x + w]).mean() for a, b in zip(before, after)]
+    assert max(change[:5]) < 0.3 * min(change[6:])  # only the codec touched those faces
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]

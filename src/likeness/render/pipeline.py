@@ -1,8 +1,15 @@
 """The render pipeline: the one code path that writes a file with a swapped face in it.
 
-consent -> probe -> faces (whole target, for track choice) -> engine -> composite -> watermark
--> encode (audio copied) -> seal (C2PA) -> record + audit -> final name. Consent comes first and
-a refusal writes nothing; every later failure removes the temporary files.
+consent -> probe -> faces (tracks) -> engine -> composite -> watermark -> encode (audio copied)
+-> seal (C2PA) -> record + audit -> final name. Consent comes first and a refusal writes
+nothing; every later failure removes the temporary files.
+
+For speed on a 2-core machine, every stage has its own thread and the frames flow through them
+in order. With ``--face largest|all`` and no reference photo, the analysis runs only
+``hold_frames + 1`` frames ahead of the swap (the target is decoded once); when the final
+ranking of tracks turns out to choose other faces than the ranking so far did, the swap pass
+runs again. Otherwise the whole target is analysed first (its frames kept in memory when they
+fit ``FRAME_CACHE_BYTES``), then swapped.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -67,13 +74,18 @@ def render(
     info = media.probe(job.target)
     plan = plan_output(job.output, job.target, info.kind)
 
-    analysis = _analyse(job, info, analyzer, progress)
-    if not any(analysis.faces):
-        raise NoFaceError(f"{job.target}: no face found in the target; nothing was written")
-    chosen_track = None
-    if job.reference is not None:
-        chosen_track = _match_reference(job.reference, analysis, analyzer)
-    selected, holds = plan_swaps(analysis.faces, job.face, chosen_track=chosen_track, max_gap=int(job.option("hold_frames")))
+    max_gap = int(job.option("hold_frames"))
+    # Analysis and swap run together when no choice of faces waits for the end of the target
+    # (the usual case); otherwise the whole target is analysed first.
+    streaming = info.kind == "video" and job.reference is None and job.face in ("largest", "all")
+    if not streaming:
+        analysis = _analyse(job, info, analyzer, progress)
+        if not any(analysis.faces):
+            raise NoFaceError(f"{job.target}: no face found in the target; nothing was written")
+        chosen_track = None
+        if job.reference is not None:
+            chosen_track = _match_reference(job.reference, analysis, analyzer)
+        selected, holds = plan_swaps(analysis.faces, job.face, chosen_track=chosen_track, max_gap=max_gap)
 
     faceset = vault.faceset(job.identity)  # decrypted in memory only
     engine = engine if engine is not None else _make_engine(job)
@@ -83,11 +95,25 @@ def render(
     render_id = new_render_id()
     visible = bool(job.option("visible_label")) or bool(getattr(decision.grant, "visible_label", False))
     swapper = FrameSwapper(engine, colour=job.option("colour"), blend=job.option("blend"))
-    frames = analysis.replay(progress, f"swapping {job.target.name}")
-    if frames is None:
-        frames = prefetched(_frames(job.target, info, progress, "swapping"), LOOKAHEAD_FRAMES, name="likeness-decode")
     with PendingOutput(plan) as pending, pending.named_in_errors():
+        if streaming:
+            analysis, selected, holds = _Analysis(faces=[]), [], []
+            frames = _streamed(job, info, analyzer, progress, analysis, selected, holds)
+        else:
+            frames = analysis.replay(progress, f"swapping {job.target.name}")
+            if frames is None:
+                frames = prefetched(_frames(job.target, info, progress, "swapping"), LOOKAHEAD_FRAMES, name="likeness-decode")
         count = _encode(frames, pending.encoded, plan, job, info, render_id, visible, selected, holds, swapper)
+        if streaming:
+            if not any(analysis.faces):
+                raise NoFaceError(f"{job.target}: no face found in the target; nothing was written")
+            final = plan_swaps(analysis.faces, job.face, max_gap=max_gap)
+            if not _same_plan((selected, holds), final):
+                # A face that grew into the largest late in the target: swap again with the final choice.
+                log.info("%s: the choice of faces changed after the swap began; swapping again", job.target)
+                swapper = FrameSwapper(engine, colour=job.option("colour"), blend=job.option("blend"))
+                frames = prefetched(_frames(job.target, info, progress, "swapping again"), LOOKAHEAD_FRAMES, name="likeness-decode")
+                count = _encode(frames, pending.encoded, plan, job, info, render_id, visible, *final, swapper)
         if swapper.swapped_frames == 0:
             raise LikenessError(f"{job.target}: the {job.engine} engine failed on every frame; nothing was written")
         chain_pem, key_pem = vault.c2pa_signing()
@@ -199,15 +225,10 @@ def _analyse(job: RenderJob, info: media.MediaInfo, analyzer: faces.FaceAnalyzer
             result.embeddings = {f.track: [analyzer.embed(image, f)] for f in found}  # type: ignore[misc]
         return result
     seen: dict[int, int] = {}
-    untracked = -1
     decoded = prefetched(_frames(job.target, info, progress, "analysing"), LOOKAHEAD_FRAMES, name="likeness-decode")
-    for frame, found in faces.analyze_video(_cached(decoded, result, FRAME_CACHE_BYTES), analyzer):
-        tracked = []
-        for face in found:
-            if face.track is None:  # should not happen; keep such a face as a one-frame track
-                face, untracked = _with_track(face, untracked), untracked - 1
-            tracked.append(face)
-            if want_embeddings:
+    for frame, tracked in _tracked(faces.analyze_video(_cached(decoded, result, FRAME_CACHE_BYTES), analyzer)):
+        if want_embeddings:
+            for face in tracked:
                 n = seen.get(face.track, 0)
                 seen[face.track] = n + 1
                 samples = result.embeddings.setdefault(face.track, [])
@@ -215,6 +236,65 @@ def _analyse(job: RenderJob, info: media.MediaInfo, analyzer: faces.FaceAnalyzer
                     samples.append(face.embedding if face.embedding is not None else analyzer.embed(frame.image, face))
         result.faces.append(tracked)
     return result
+
+
+def _tracked(analysed: Iterator[tuple[Any, list[Face]]]) -> Iterator[tuple[media.Frame, list[Face]]]:
+    """Every face with a track id (a face the tracker left without one becomes a one-frame track)."""
+    untracked = -1
+    for frame, found in analysed:
+        tracked = []
+        for face in found:
+            if face.track is None:  # should not happen
+                face, untracked = _with_track(face, untracked), untracked - 1
+            tracked.append(face)
+        yield frame, tracked
+
+
+def _streamed(job: RenderJob, info: media.MediaInfo, analyzer: faces.FaceAnalyzer, progress: bool,
+              analysis: _Analysis, selected: list[list[Face]], holds: list[list[int]]) -> Iterator[media.Frame]:
+    """The target's frames for the swap pass while the analysis runs ahead on its own thread.
+
+    A frame is handed on once the frames within ``hold_frames + 1`` after it are analysed: its
+    plan (faces to swap, tracks to hold) is then final but for the ranking of tracks, which is
+    the ranking so far. Fills ``analysis.faces``, ``selected`` and ``holds`` as it goes; the
+    caller checks the plan against the whole target's at the end.
+    """
+    max_gap = int(job.option("hold_frames"))
+    lag = max_gap + 1
+    sizes: dict[int, float] = defaultdict(float)
+    waiting: deque[media.Frame] = deque()
+
+    def settle(frame: media.Frame) -> media.Frame:
+        index = frame.index
+        ranking = sorted(sizes, key=lambda t: (-sizes[t], t))
+        start = max(0, index - lag)
+        chosen, held = plan_swaps(analysis.faces[start:index + lag + 1], job.face, max_gap=max_gap, ranking=ranking)
+        selected.append(chosen[index - start])
+        holds.append(held[index - start])
+        return frame
+
+    decoded = prefetched(_frames(job.target, info, progress, "swapping"), LOOKAHEAD_FRAMES, name="likeness-decode")
+    analysed = prefetched(_tracked(faces.analyze_video(decoded, analyzer)), lag + 2, name="likeness-analyse")
+    try:
+        for frame, tracked in analysed:
+            analysis.faces.append(tracked)
+            for face in tracked:
+                sizes[face.track] += float(face.box[2] * face.box[3])  # type: ignore[index]
+            waiting.append(frame)
+            if len(waiting) > lag:
+                yield settle(waiting.popleft())
+        while waiting:
+            yield settle(waiting.popleft())
+    finally:
+        analysed.close()
+        decoded.close()
+
+
+def _same_plan(plan: tuple[list[list[Face]], list[list[int]]], final: tuple[list[list[Face]], list[list[int]]]) -> bool:
+    """Whether two plans swap the same tracks and hold the same tracks in every frame."""
+    (selected, holds), (final_selected, final_holds) = plan, final
+    tracks = lambda plan_selected: [[f.track for f in faces_] for faces_ in plan_selected]  # noqa: E731
+    return tracks(selected) == tracks(final_selected) and [sorted(h) for h in holds] == [sorted(h) for h in final_holds]
 
 
 def _with_track(face: Face, track: int) -> Face:

@@ -51,18 +51,20 @@ def select_faces(
     spec: FaceSpec,
     *,
     chosen_track: int | None = None,
+    ranking: Sequence[int] | None = None,
 ) -> list[list[Face]]:
     """The faces to swap in each frame.
 
     ``"largest"``: in each frame, the face whose track is largest over the whole target (one face
     per frame). ``"all"``: every face. An int: the track of that rank (0 = largest).
-    ``chosen_track`` (from a reference photo) overrides ``spec``.
+    ``chosen_track`` (from a reference photo) overrides ``spec``. ``ranking`` (tracks, largest
+    first) replaces the ranking of ``frames`` when they are only a window of the target.
     """
     if chosen_track is not None:
         return [[f for f in faces if f.track == chosen_track] for faces in frames]
     if spec == "all":
         return [list(faces) for faces in frames]
-    ranking = rank_tracks(frames)
+    ranking = rank_tracks(frames) if ranking is None else list(ranking)
     if spec == "largest":
         order = {track: rank for rank, track in enumerate(ranking)}
         return [[min(faces, key=lambda f: order[f.track])] if faces else [] for faces in frames]
@@ -92,17 +94,21 @@ def hold_plan(frames: FrameFaces, selected: FrameFaces, max_gap: int) -> list[li
 
 
 def plan_swaps(
-    frames: FrameFaces, spec: FaceSpec, *, chosen_track: int | None = None, max_gap: int = 6
+    frames: FrameFaces, spec: FaceSpec, *, chosen_track: int | None = None, max_gap: int = 6,
+    ranking: Sequence[int] | None = None,
 ) -> tuple[list[list[Face]], list[list[int]]]:
     """Faces to swap and tracks to hold, per frame.
 
     With ``"largest"``, a frame where the main track is only briefly lost holds the main face's
     swap and leaves the smaller face alone, so the swap never hops to someone else for a frame.
+    A frame's plan depends only on the frames within ``max_gap + 1`` of it and on the ranking,
+    so a window of frames with the whole target's ranking plans its middle frames exactly.
     """
-    selected = select_faces(frames, spec, chosen_track=chosen_track)
+    selected = select_faces(frames, spec, chosen_track=chosen_track, ranking=ranking)
     holds = hold_plan(frames, selected, max_gap)
     if spec == "largest" and chosen_track is None:
-        order = {track: rank for rank, track in enumerate(rank_tracks(frames))}
+        ranked = rank_tracks(frames) if ranking is None else ranking
+        order = {track: rank for rank, track in enumerate(ranked)}
         for index, held in enumerate(holds):
             if held:
                 top = min(order[t] for t in held)
