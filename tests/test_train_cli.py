@@ -50,14 +50,15 @@ def test_cuda_without_a_gpu_exits_with_one_clear_line(cli, lab):  # noqa: F811
     assert isinstance(out.exception, InputError) and out.exception.exit_code == 2 and "no CUDA GPU" in str(out.exception)
 
 
-def test_swap_by_engine_name_finds_the_latest_model_like_likeness_swap_does(cli, lab, tmp_path):  # noqa: F811
-    """`likeness swap --engine autoencoder` makes the engine by name only; it finds the vault and the model itself."""
-    from likeness.render import RenderJob, render
-
+def test_likeness_swap_with_the_autoencoder_engine_uses_the_latest_model(cli, lab, tmp_path):  # noqa: F811
+    """`likeness swap --engine autoencoder` gives the engine the open vault; it takes the identity's latest model."""
     trained = cli("train", "alice", "--grant", lab["grant"], "--target", str(lab["target"]), "--iterations", "1", "--device", "cpu")
     assert trained.exit_code == 0, trained.output
     target = tmp_path / "frame.png"
     media.write_image(target, next(iter(media.read_frames(lab["target"]))).image)
-    job = RenderJob(target=target, output=tmp_path / "out.png", identity="alice", grant_id=lab["grant"], scope="film", engine="autoencoder")
-    record = render(job, vault=lab["vault"], analyzer=lab["analyzer"], progress=False)
-    assert record.settings["frames"] == 1 and (tmp_path / "out.png").is_file()
+    out = cli("swap", str(target), "-o", str(tmp_path / "out.png"), "--identity", "alice", "--grant", lab["grant"],
+              "--scope", "film", "--engine", "autoencoder", "--device", "cpu", "--json")
+    assert out.exit_code == 0, out.output
+    record = json.loads(out.stdout[out.stdout.index("{"):])
+    assert record["engine"] == "autoencoder" and record["settings"]["frames"] == 1
+    assert (tmp_path / "out.png").is_file()

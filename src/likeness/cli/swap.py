@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from likeness.errors import InputError
+
 
 def register(app: typer.Typer) -> None:
     """Add ``swap`` to the top-level app."""
@@ -22,10 +24,12 @@ def register(app: typer.Typer) -> None:
         engine: str = typer.Option("retrieval", "--engine", help="Swap engine."),
         face: str = typer.Option("largest", "--face", help="largest, all, or a face index (0 = largest track)."),
         reference: Optional[Path] = typer.Option(None, "--reference", help="Swap the target face most like this photo."),
+        model: Optional[str] = typer.Option(None, "--model", help="Trained model id (autoencoder engine; default: the identity's latest)."),
+        device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (autoencoder engine)."),
         as_json: bool = typer.Option(False, "--json", help="Print the render record as JSON."),
     ) -> None:
         """Swap an enrolled identity's face into TARGET, under a grant; the output is watermarked and signed."""
-        from likeness import faces, settings
+        from likeness import faces, settings, swap
         from likeness.render import RenderJob, record_dict, render
         from likeness.vault import open_vault
 
@@ -33,9 +37,14 @@ def register(app: typer.Typer) -> None:
             target=target, output=output, identity=identity, grant_id=grant, scope=scope,
             engine=engine, face=face, reference=reference,
         )
+        if model is not None and engine != "autoencoder":
+            raise InputError(f"--model is for the autoencoder engine, not {engine!r}")
         vault = open_vault(settings.from_env())
+        # The trained engine reads its model from the vault; it is decrypted only in prepare(),
+        # after the pipeline's consent check.
+        made = swap.make_engine(engine, vault=vault, model=model, device=device) if engine == "autoencoder" else None
         with faces.FaceAnalyzer() as analyzer:
-            record = render(job, vault=vault, analyzer=analyzer, progress=not as_json)
+            record = render(job, vault=vault, analyzer=analyzer, engine=made, progress=not as_json)
         data = record_dict(record)
         if as_json:
             print(json.dumps(data, default=str, indent=2))

@@ -64,21 +64,18 @@ class AutoencoderEngine:
         identity = getattr(faceset, "identity", None)
         payload, meta = self._payload, self._meta or {}
         if payload is None:
-            opened = self.vault is None
-            vault = _vault_from_env() if opened else self.vault
-            try:
-                if self.model_id is None:
-                    if identity is None:
-                        raise InputError("the autoencoder engine needs model= or a faceset that names its identity")
-                    models = vault.list_models(identity)
-                    if not models:
-                        raise InputError(f"no trained model for {identity!r} in the vault: run `likeness train {identity} ...` first")
-                    self.model_id = models[-1].id
-                payload, meta = vault.get_model(self.model_id)
-                _refuse_if_grant_revoked(vault, self.model_id, meta)
-            finally:
-                if opened:
-                    vault.close()
+            vault = self.vault
+            if vault is None:
+                raise InputError("the autoencoder engine needs the open vault (make_engine('autoencoder', vault=...))")
+            if self.model_id is None:
+                if identity is None:
+                    raise InputError("the autoencoder engine needs model= or a faceset that names its identity")
+                models = vault.list_models(identity)
+                if not models:
+                    raise InputError(f"no trained model for {identity!r} in the vault: run `likeness train {identity} ...` first")
+                self.model_id = models[-1].id
+            payload, meta = vault.get_model(self.model_id)
+            _refuse_if_grant_revoked(vault, self.model_id, meta)
         owner = meta.get("identity")
         if identity is not None and owner is not None and owner != identity:
             raise InputError(f"model {self.model_id} was trained for {owner!r}, not {identity!r}")
@@ -130,15 +127,6 @@ def _refuse_if_grant_revoked(vault: Any, model_id: str, meta: dict) -> None:
     if record is not None and record.revocation is not None:
         raise ConsentError(f"model {model_id} was trained under grant {grant_id}, which the talent has revoked; "
                            "it is not used (delete it with `likeness model delete`)")
-
-
-def _vault_from_env() -> Any:
-    # ADAPTER (until `likeness swap` passes its open vault to make_engine): the render pipeline
-    # makes engines by name without options, so the engine opens the vault the CLI would open.
-    from likeness.settings import from_env
-    from likeness.vault import open_vault
-
-    return open_vault(from_env())
 
 
 def make_autoencoder_engine(**options: Any) -> AutoencoderEngine:
