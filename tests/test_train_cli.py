@@ -33,7 +33,10 @@ def test_train_stores_a_model_writes_a_tagged_preview_and_model_commands_see_it(
     assert meta["iterations"] == 2 and meta["preset"] == "quick" and meta["resolution"] == 64
     grid = media.read_image(preview)
     assert grid.shape[1] == 5 * 256  # five columns, 64 px cells shown at 256 px
-    assert tagging.detect(grid).found  # the preview shows a swapped face, so it is watermarked too
+    # The preview shows a swapped face, so it is an output like any render: marked, signed, recorded.
+    verdict = tagging.verify(preview, vault=lab["vault"]).as_dict()
+    assert verdict["verdict"] == "synthetic" and verdict["c2pa"]["state"] in ("trusted", "valid")
+    assert lab["vault"].render(verdict["watermark"]["render_id"]).engine == "autoencoder-preview"
     listed = json.loads(cli("model", "list", "--identity", "alice", "--json").stdout)
     assert meta["model"] in [row["id"] for row in listed]
     shown = json.loads(cli("model", "show", meta["model"], "--json").stdout)

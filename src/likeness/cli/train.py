@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from pathlib import Path
 from typing import Any, Optional
 
@@ -21,20 +20,31 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
-def _write_preview(path: Path, grid, mark_id: int) -> None:  # noqa: ANN001 - numpy image
-    """Upscale small cells so a 64 px preview can be judged by eye; label and watermark it, write the PNG.
+def _preview_writer(path: Path, *, vault, identity: str, grant_id: str, scope: str | None):  # noqa: ANN001, ANN202
+    """A callback writing the preview grid through the render package, like every output.
 
-    The grid shows a swapped face, so like every output it carries the visible "AI-generated"
-    label and the public watermark (payload: the preview id audited as ``train.preview``).
+    The grid shows the talent's swapped face: it is watermarked, labelled, C2PA-signed and
+    recorded as a render of the training grant (no extra quota: training took its use).
     """
     import cv2
 
-    from likeness import media, tagging
+    from likeness.consent import load_grant
+    from likeness.render.still import consent_assertion, write_still
 
-    scale = max(1, 256 // max(1, grid.shape[1] // 5))  # five columns of R px cells
-    if scale > 1:
-        grid = cv2.resize(grid, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-    media.write_image(path, tagging.mark_frame(grid, render_id=mark_id, visible=True))
+    written: list[int] = []
+
+    def write(grid) -> None:  # noqa: ANN001 - numpy image
+        # Called only after training's consent check passed, so the grant is known to exist.
+        assertion = consent_assertion(grant_id, scope, load_grant(vault, grant_id)[0])
+        scale = max(1, 256 // max(1, grid.shape[1] // 5))  # five columns of R px cells: make them judgeable by eye
+        if scale > 1:
+            grid = cv2.resize(grid, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+        record = write_still(grid, path, vault=vault, identity=identity, grant_id=grant_id, consent=assertion,
+                             engine="autoencoder-preview", settings={"kind": "train-preview", "update": len(written) + 1})
+        written.append(record.render_id)
+
+    write.render_ids = written  # type: ignore[attr-defined]
+    return write
 
 
 def register(app: typer.Typer) -> None:
@@ -95,11 +105,11 @@ def register(app: typer.Typer) -> None:
             bar.update(task, completed=steps[0] if iterations is not None else p.elapsed, status=status)
 
         vault = _open_vault()
-        mark_id = secrets.randbelow((1 << 63) - 1) + 1
+        on_preview = _preview_writer(preview, vault=vault, identity=name, grant_id=grant, scope=scope) if preview is not None else None
         with faces.FaceAnalyzer() as analyzer, bar:
             outcome = train_model(
                 job, vault=vault, analyzer=analyzer, on_start=started, on_progress=progressed,
-                on_preview=(lambda grid: _write_preview(preview, grid, mark_id)) if preview is not None else None,
+                on_preview=on_preview,
                 preview_every=preview_every if preview is not None else 0,
             )
         if as_json:
@@ -111,7 +121,6 @@ def register(app: typer.Typer) -> None:
               f"({r.steps} this run, {r.seconds / 60:.1f} min on {outcome.device}), "
               f"loss src {outcome.meta['losses']['src']} dst {outcome.meta['losses']['dst']}")
         if preview is not None:
-            vault.audit("train.preview", {"identity": name, "model": outcome.model_id, "path": str(preview), "watermark_id": mark_id})
             print(f"preview grid (source | rebuilt | target | rebuilt | swapped): {preview}")
 
     model_app = typer.Typer(help="Trained models in the vault: list, show, delete.", no_args_is_help=True)
