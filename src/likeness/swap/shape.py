@@ -93,15 +93,17 @@ def expression(points: Points) -> NDArray[np.float64]:
 EXPRESSION_SCALE = np.array([0.08, 0.08, 0.08, 0.08, 0.05])
 
 
-def reshape(target: Points, canonical: Points, strength: float = 0.8) -> Points:
+def reshape(target: Points, canonical: Points, strength: float = 0.8, *,
+            fit: Similarity | None = None) -> Points:
     """Move the target's points toward the source's proportions, keeping its expression.
 
     The source's canonical shape is posed onto the target; each point moves ``strength`` of the
     way there, except that each eye and the lips move as one block (the target's eyelid aperture
-    and mouth opening stay) and the chin follows the target's jaw drop.
+    and mouth opening stay) and the chin follows the target's jaw drop. ``fit`` is the
+    canonical shape's similarity onto the target, when already known.
     """
     t = np.asarray(target, np.float32)[:478, :3]
-    posed = fit_similarity(canonical, t).apply(canonical)
+    posed = (fit or fit_similarity(canonical, t)).apply(canonical)
     # Jaw drop: open the posed source mouth as much as the target's, carrying the chin with it.
     jaw = (t[14] - t[13]) - (posed[14] - posed[13])
     down = posed[152] - posed[168]
