@@ -22,12 +22,7 @@ from likeness.swap.autoencoder.device import describe_device, resolve_device
 from likeness.swap.autoencoder.model import PRESETS, ModelConfig, check_resolution, preset_config
 from likeness.train.samples import samples_from_faceset
 from likeness.train.target import ALIGN_PADDING, target_samples
-from likeness.train.trainer import Progress, RunResult, TrainConfig, Trainer, config_from_state, load_checkpoint
-
-# Training settings per preset: (batch size, Adam learning rate). quick: 3e-4 beat 1e-4 in two 5-min GRID
-# runs (dlib to source 0.737 vs 0.765, sharper preview); quality keeps SAEHD's 5e-5 for long GPU runs.
-PRESET_TRAINING: dict[str, tuple[int, float]] = {"quick": (8, 3e-4), "quality": (16, 5e-5)}
-
+from likeness.train.trainer import PRESET_TRAINING, Progress, RunResult, TrainConfig, Trainer, config_from_state, load_checkpoint
 
 @dataclass(frozen=True)
 class TrainJob:
