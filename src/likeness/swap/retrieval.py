@@ -25,6 +25,7 @@ from likeness.swap.engine import Patch, WorkCrop, register_engine
 OUTER = 1.22  # outer ring of the reshaped band, relative to the face oval around its centre
 _LEVELS_MARGIN = 24  # spare pixels round the band inside the crop, for feathering and blending
 WORK_SIZE = 288  # default largest face side (px) the warp and the composite work at
+MIN_WORK_SIZE = 128  # ... and the least, whatever the faceset's detail
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,8 +69,9 @@ class RetrievalEngine:
     """Nearest-crop, dense-mesh face swap; see the module docstring.
 
     ``work_size`` bounds the face's largest side (px) in the working crop: a bigger face is
-    warped, colour-matched and blended at that size and the result upsampled (the faceset crops
-    hold about that much detail anyway); ``None`` works at full size.
+    warped, colour-matched and blended at that size, or at the faceset's own detail when that is
+    smaller (that bound never under ``MIN_WORK_SIZE``), and the result upsampled; ``None`` works
+    at full size.
     """
 
     name = "retrieval"
@@ -85,6 +87,7 @@ class RetrievalEngine:
         self.erode = erode
         self.feather = feather
         self.work_size = None if work_size is None else int(work_size)
+        self._work_size = self.work_size  # bounded by the faceset's detail in prepare()
         self._crops: tuple[_Crop, ...] = ()
         self._facings = np.zeros((0, 3))
         self._expressions = np.zeros((0, 5))
@@ -111,6 +114,10 @@ class RetrievalEngine:
             crops.append(_Crop(np.ascontiguousarray(item.image), mesh.with_centres(lm),
                                shape.facing(fit), shape.expression(lm), extent))
         self._crops = tuple(crops)
+        # Working above the faceset's own detail buys nothing: bound it there too (that bound
+        # not below MIN_WORK_SIZE, where the mask's feather and the blend's pyramid get coarse).
+        detail = int(np.ceil(max(c.extent for c in crops) / 16.0)) * 16
+        self._work_size = None if self.work_size is None else min(self.work_size, max(MIN_WORK_SIZE, detail))
         self._facings = np.stack([c.facing for c in crops])
         self._expressions = np.stack([c.expression for c in crops])
 
@@ -154,7 +161,7 @@ class RetrievalEngine:
             raise InputError(f"face at {face.box} lies outside the frame")
         crop = frame[y0:y1, x0:x1]
         face_size = float(np.ptp(target[oval, :2], axis=0).max())
-        scale = work_scale(face_size, self.work_size)
+        scale = work_scale(face_size, self._work_size)
         if scale < 1.0:
             size = (max(8, round((y1 - y0) * scale)), max(8, round((x1 - x0) * scale)))
             work = warp.shrink(crop, (size[1], size[0]))
