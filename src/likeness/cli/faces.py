@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 
 from likeness import media
 from likeness.errors import InputError
-from likeness.faces import FaceAnalyzer, analyze_video
-from likeness.faces.drawing import draw_faces
-from likeness.faces.report import frame_record
+
+if TYPE_CHECKING:
+    from likeness.faces import FaceAnalyzer
+
+# likeness.faces (mediapipe, scipy) is imported inside the commands: `likeness --help` and the
+# vault commands start in a fraction of a second instead of seconds.
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +31,8 @@ def register(app: typer.Typer) -> None:
         min_face: int = typer.Option(40, help="Smallest face width in pixels to search for."),
     ) -> None:
         """Detect faces (boxes, 478 landmarks, pose, quality) and track them through video."""
+        from likeness.faces import FaceAnalyzer
+
         info = media.probe(file)
         with FaceAnalyzer(max_faces=max_faces, min_face=min_face) as analyzer:
             if info.kind == "video":
@@ -41,6 +46,9 @@ def register(app: typer.Typer) -> None:
 
 
 def analyse_image_file(file: Path, analyzer: FaceAnalyzer, render: Path | None) -> list[dict]:
+    from likeness.faces.drawing import draw_faces
+    from likeness.faces.report import frame_record
+
     image = media.read_image(file)
     faces = analyzer.detect(image)
     if render is not None:
@@ -48,7 +56,11 @@ def analyse_image_file(file: Path, analyzer: FaceAnalyzer, render: Path | None) 
     return [frame_record(0, 0.0, faces, video=False)]
 
 
-def analyse_video_file(file: Path, info, analyzer: FaceAnalyzer, render: Path | None) -> list[dict]:
+def analyse_video_file(file: Path, info, analyzer: FaceAnalyzer, render: Path | None) -> list[dict]:  # noqa: ANN001
+    from likeness.faces import analyze_video
+    from likeness.faces.drawing import draw_faces
+    from likeness.faces.report import frame_record
+
     records = []
     with media.read_frames(file) as reader:
         frames = media.track_progress(reader, info.frame_count or None, "analysing faces")
