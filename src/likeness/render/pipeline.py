@@ -103,7 +103,10 @@ def render(
             frames = analysis.replay(progress, f"swapping {job.target.name}")
             if frames is None:
                 frames = prefetched(_frames(job.target, info, progress, "swapping"), LOOKAHEAD_FRAMES, name="likeness-decode")
-        count = _encode(frames, pending.encoded, plan, job, info, render_id, visible, selected, holds, swapper)
+        try:
+            count = _encode(frames, pending.encoded, plan, job, info, render_id, visible, selected, holds, swapper)
+        finally:
+            frames.close()  # stops the decode and analysis threads at once, even on an error
         if streaming:
             if not any(analysis.faces):
                 raise NoFaceError(f"{job.target}: no face found in the target; nothing was written")
@@ -113,7 +116,10 @@ def render(
                 log.info("%s: the choice of faces changed after the swap began; swapping again", job.target)
                 swapper = FrameSwapper(engine, colour=job.option("colour"), blend=job.option("blend"))
                 frames = prefetched(_frames(job.target, info, progress, "swapping again"), LOOKAHEAD_FRAMES, name="likeness-decode")
-                count = _encode(frames, pending.encoded, plan, job, info, render_id, visible, *final, swapper)
+                try:
+                    count = _encode(frames, pending.encoded, plan, job, info, render_id, visible, *final, swapper)
+                finally:
+                    frames.close()
         if swapper.swapped_frames == 0:
             raise LikenessError(f"{job.target}: the {job.engine} engine failed on every frame; nothing was written")
         chain_pem, key_pem = vault.c2pa_signing()
