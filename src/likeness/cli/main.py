@@ -6,6 +6,7 @@ line on stderr and an exit code; ``LIKENESS_DEBUG=1`` shows the traceback instea
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -44,6 +45,8 @@ def build_app() -> typer.Typer:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; never lets a traceback reach the user unless LIKENESS_DEBUG is set."""
     debug = bool(os.environ.get("LIKENESS_DEBUG"))
+    # Library warnings (a soft face, a held frame) reach the user as one plain line each.
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="likeness: %(levelname)s: %(message)s")
     try:
         # Standalone mode: Typer prints usage errors itself (exit 2); ours come out here.
         build_app()(args=argv, prog_name="likeness")

@@ -26,6 +26,12 @@ def register(app: typer.Typer) -> None:
         reference: Optional[Path] = typer.Option(None, "--reference", help="Swap the target face most like this photo."),
         model: Optional[str] = typer.Option(None, "--model", help="Trained model id (autoencoder engine; default: the identity's latest)."),
         device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (autoencoder engine)."),
+        colour: str = typer.Option("reinhard", "--colour", help="Colour transfer: reinhard, histogram or none."),
+        blend: str = typer.Option("laplacian", "--blend", help="Blending: laplacian (multi-band) or poisson."),
+        preset: str = typer.Option("veryfast", "--preset", help="x264 preset of video outputs (slower: smaller file, same quality)."),
+        crf: int = typer.Option(18, "--crf", help="H.264 quality of video outputs (lower: better)."),
+        work_size: Optional[int] = typer.Option(None, "--work-size", help="Largest face side (px) the swap works at; default: the engine's."),
+        visible_label: bool = typer.Option(False, "--visible-label", help="Add the visible AI-generated label even if the grant does not ask."),
         as_json: bool = typer.Option(False, "--json", help="Print the render record as JSON."),
     ) -> None:
         """Swap an enrolled identity's face into TARGET, under a grant; the output is watermarked and signed."""
@@ -36,6 +42,8 @@ def register(app: typer.Typer) -> None:
         job = RenderJob(
             target=target, output=output, identity=identity, grant_id=grant, scope=scope,
             engine=engine, face=face, reference=reference,
+            options={"colour": colour, "blend": blend, "preset": preset, "crf": crf, "work_size": work_size,
+                     "visible_label": visible_label},
         )
         if model is not None and engine != "autoencoder":
             raise InputError(f"--model is for the autoencoder engine, not {engine!r}")
