@@ -18,6 +18,7 @@ import numpy as np
 from likeness.errors import InputError
 from likeness.faces.types import Face, Image
 from likeness.swap.engine import Patch, register_engine
+from likeness.swap.paste import paste_square
 
 # ArcFace 5-point template (eye centres, nose tip, mouth corners) as fractions of the crop side.
 _TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
@@ -87,25 +88,10 @@ class OnnxEngine:
         result = self.session.run(None, {self._image_name: blob, self._vector_name: self._identity})[0]
         swapped = np.clip(result[0].transpose(1, 2, 0) * 255 + 0.5, 0, 255).astype(np.uint8)
 
-        # Back into a frame crop: the box the aligned square covers.
-        inverse = cv2.invertAffineTransform(matrix)
-        corners = np.array([[0, 0, 1], [s, 0, 1], [0, s, 1], [s, s, 1]], np.float64) @ inverse.T
-        h, w = frame.shape[:2]
-        x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int), 0)
-        x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int), [w, h])
-        if x1 - x0 < 4 or y1 - y0 < 4:
-            raise InputError(f"face at {face.box} lies outside the frame")
-        shift = inverse.copy()
-        shift[:, 2] -= (x0, y0)
-        size = (int(x1 - x0), int(y1 - y0))
-        image = cv2.warpAffine(swapped, shift, size, flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)
         # The model's square crop: an ellipse inside it, feathered, is the face it made.
         square = np.zeros((s, s), np.float32)
         cv2.ellipse(square, (s // 2, int(s * 0.55)), (int(s * 0.38), int(s * 0.45)), 0, 0, 360, 1.0, -1)
         square = cv2.GaussianBlur(square, (0, 0), max(self.feather * s, 1.0))
-        mask = cv2.warpAffine(square, shift, size, flags=cv2.INTER_LINEAR, borderValue=0)
-        return Patch(image, mask.astype(np.float32), int(x0), int(y0))
-
+        return paste_square(frame, swapped, square, cv2.invertAffineTransform(matrix), face)
 
 register_engine("onnx", OnnxEngine)

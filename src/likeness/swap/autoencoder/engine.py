@@ -22,6 +22,7 @@ from likeness.swap.autoencoder.device import resolve_device
 from likeness.swap.autoencoder.masks import face_mask
 from likeness.swap.autoencoder.model import DFModel, ModelConfig
 from likeness.swap.engine import Patch
+from likeness.swap.paste import paste_square
 
 ALIGN_PADDING = 0.25  # must match training (likeness.train.target) and the vault's faceset crops
 
@@ -100,24 +101,7 @@ class AutoencoderEngine:
         # A sigmoid mask rarely reaches 1 inside the face: read >= 0.7 as "face", <= 0.2 as "not".
         square = hull * np.clip((learned - 0.2) / 0.5, 0, 1)
         square = cv2.GaussianBlur(square, (0, 0), max(self.feather * r, 1.0)) * hull
-        return _paste(frame, swapped, square.astype(np.float32), aligned.inverse, face)
-
-
-def _paste(frame: Image, crop: Image, mask: np.ndarray, inverse: np.ndarray, face: Face) -> Patch:
-    """Warp the aligned crop and mask back into the frame box the crop covers."""
-    s = crop.shape[0]
-    corners = np.array([[0, 0, 1], [s, 0, 1], [0, s, 1], [s, s, 1]], np.float64) @ inverse.T
-    h, w = frame.shape[:2]
-    x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int), [w, h])
-    if x1 - x0 < 4 or y1 - y0 < 4:
-        raise InputError(f"face at {face.box} lies outside the frame")
-    shift = inverse.copy()
-    shift[:, 2] -= (x0, y0)
-    size = (int(x1 - x0), int(y1 - y0))
-    image = cv2.warpAffine(crop, shift, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    out_mask = cv2.warpAffine(mask, shift, size, flags=cv2.INTER_LINEAR, borderValue=0)
-    return Patch(image, np.clip(out_mask, 0, 1).astype(np.float32), int(x0), int(y0))
+        return paste_square(frame, swapped, square, aligned.inverse, face, interpolation=cv2.INTER_CUBIC)
 
 
 def _refuse_if_grant_revoked(vault: Any, model_id: str, meta: dict) -> None:
