@@ -29,7 +29,8 @@ def _preview_writer(path: Path, *, vault, identity: str, grant_id: str, scope: s
     import cv2
 
     from likeness.consent import load_grant
-    from likeness.render.still import consent_assertion, write_still
+    from likeness.render.record import consent_assertion
+    from likeness.render.still import write_still
 
     written: list[int] = []
 

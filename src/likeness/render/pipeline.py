@@ -33,7 +33,7 @@ from likeness.faces.types import Embedding, Face, Image
 from likeness.render.job import RenderJob
 from likeness.render.prefetch import prefetched
 from likeness.render.output import OutputPlan, PendingOutput, check_output_path, plan_output, sha256_file
-from likeness.render.record import RenderRecord
+from likeness.render.record import RenderRecord, consent_assertion
 from likeness.render.selection import nearest_track, plan_swaps
 
 REFERENCE_SAMPLES_PER_TRACK = 8  # embeddings averaged per track when matching --reference
@@ -129,7 +129,7 @@ def render(
             render_id=render_id,
             chain_pem=chain_pem,
             key_pem=key_pem,
-            consent=_consent_assertion(job, decision),
+            consent=consent_assertion(job.grant_id, job.scope, decision.grant),
         )
         record = _record(job, render_id, pending.sealed, count, swapper)
         vault.record_render(record)  # audited by the vault; recorded before the rename, so no output is ever unregistered
@@ -156,19 +156,6 @@ def _authorize(job: RenderJob, vault: Any) -> Any:
         reasons = "; ".join(decision.reasons) or "no reason given"
         raise ConsentError(f"render of {job.identity!r} under grant {job.grant_id} refused: {reasons}; nothing was written")
     return decision
-
-
-def _consent_assertion(job: RenderJob, decision: Any) -> dict[str, Any]:
-    """What the C2PA manifest may show of the grant: id, scope, signer role, expiry; no personal data."""
-    grant = decision.grant
-    scopes = tuple(getattr(grant, "scopes", ()) or ())
-    expires = getattr(grant, "expires", None)
-    return {
-        "grant_id": str(job.grant_id),
-        "scope": job.scope or (scopes[0] if len(scopes) == 1 else None),
-        "signer_role": getattr(grant, "signer_role", None),
-        "expires": expires.isoformat() if hasattr(expires, "isoformat") else expires,
-    }
 
 
 @dataclass

@@ -17,4 +17,16 @@ def record_dict(record: RenderRecord) -> dict[str, Any]:
     return asdict(record)
 
 
-__all__ = ["RenderRecord", "record_dict"]
+__all__ = ["RenderRecord", "consent_assertion", "record_dict"]
+
+
+def consent_assertion(grant_id: str, scope: str | None, grant: Any) -> dict[str, Any]:
+    """What the C2PA manifest may show of a grant: id, scope, signer role, expiry; no personal data."""
+    scopes = tuple(getattr(grant, "scopes", ()) or ())
+    expires = getattr(grant, "expires", None)
+    return {
+        "grant_id": str(grant_id),
+        "scope": scope or (scopes[0] if len(scopes) == 1 else None),
+        "signer_role": getattr(grant, "signer_role", None),
+        "expires": expires.isoformat() if hasattr(expires, "isoformat") else expires,
+    }

@@ -19,19 +19,7 @@ from likeness.faces.types import Image
 from likeness.render.job import IMAGE_SUFFIXES
 from likeness.render.output import OutputPlan, PendingOutput, sha256_file
 from likeness.render.pipeline import new_render_id
-from likeness.render.record import RenderRecord
-
-
-def consent_assertion(grant_id: str, scope: str | None, grant: Any) -> dict[str, Any]:
-    """What the C2PA manifest may show of a grant: id, scope, signer role, expiry; no personal data."""
-    scopes = tuple(getattr(grant, "scopes", ()) or ())
-    expires = getattr(grant, "expires", None)
-    return {
-        "grant_id": str(grant_id),
-        "scope": scope or (scopes[0] if len(scopes) == 1 else None),
-        "signer_role": getattr(grant, "signer_role", None),
-        "expires": expires.isoformat() if hasattr(expires, "isoformat") else expires,
-    }
+from likeness.render.record import RenderRecord, consent_assertion
 
 
 def write_still(
