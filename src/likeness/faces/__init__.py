@@ -1,21 +1,43 @@
 """likeness.faces: detection, 478-point mesh, pose, alignment, identity, quality, tracking.
 
 Images are RGB uint8 (H, W, 3); coordinates are pixels of the analysed image.
+
+The detector (mediapipe) and the tracker (scipy) are imported on first use, so the packages that
+only need the types (the vault, the CLI's vault commands) do not load them.
 """
 
+import importlib
+from typing import Any
+
 from likeness.faces.alignment import Aligned, align, canonical_points
-from likeness.faces.detection import FaceAnalyzer
 from likeness.faces.identity import SAME_PERSON_THRESHOLD, distance, same_person
 from likeness.faces.pose import head_pose
 from likeness.faces.quality import quality
-from likeness.faces.tracking import OneEuroFilter, Tracker, analyze_video, frame_signature, is_scene_cut
-from likeness.faces.types import Embedding, Face, Image, Landmarks, Pose, Quality
+from likeness.faces.types import Embedding, Face, Faceset, FacesetItem, Image, Landmarks, Pose, Quality
+
+_LAZY = {
+    "FaceAnalyzer": "likeness.faces.detection",
+    "OneEuroFilter": "likeness.faces.tracking",
+    "Tracker": "likeness.faces.tracking",
+    "analyze_video": "likeness.faces.tracking",
+    "frame_signature": "likeness.faces.tracking",
+    "is_scene_cut": "likeness.faces.tracking",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'likeness.faces' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 __all__ = [
     "Aligned",
     "Embedding",
     "Face",
     "FaceAnalyzer",
+    "Faceset",
+    "FacesetItem",
     "Image",
     "Landmarks",
     "OneEuroFilter",

@@ -50,3 +50,29 @@ class Face:
     track: int | None = None
     embedding: Embedding | None = field(default=None, repr=False)
     bridged: bool = False  # True when a tracker held/extrapolated this face over a missed detection
+
+
+@dataclass(frozen=True, eq=False)
+class FacesetItem:
+    """One aligned square crop of an identity (512 px when enrolled); landmarks in crop pixels."""
+
+    image: Image
+    landmarks: Landmarks
+    pose: Pose
+    embedding: Embedding | None
+    quality: Quality | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Faceset:
+    """The crops of one identity: decrypted by the vault, in memory only, read by the engines."""
+
+    identity: str
+    items: tuple[FacesetItem, ...]
+
+    @property
+    def embeddings(self) -> NDArray[np.float32]:
+        return np.stack([item.embedding for item in self.items]).astype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.items)

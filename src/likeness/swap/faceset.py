@@ -1,38 +1,17 @@
 """A faceset held in memory: aligned crops of one identity with their landmarks.
 
-The vault decrypts an enrolled identity into this shape; tests and benchmarks build one directly
-from images with :func:`make_faceset`. Engines read any object with ``items`` of objects with
-these attributes, so the vault may define its own classes.
+The vault decrypts an enrolled identity into :class:`likeness.faces.Faceset`; tests and
+benchmarks build one directly from images with :func:`make_faceset`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 
 from likeness.errors import NoFaceError
-from likeness.faces.types import Embedding, Image, Landmarks, Pose, Quality
-
-
-@dataclass(frozen=True, eq=False)
-class FacesetItem:
-    """One aligned crop (512x512) of the identity; landmarks are in crop pixels."""
-
-    image: Image
-    landmarks: Landmarks
-    pose: Pose
-    embedding: Embedding | None
-    quality: Quality | None
-
-
-@dataclass(frozen=True, eq=False)
-class Faceset:
-    """The crops of one identity, decrypted, in memory only."""
-
-    identity: str
-    items: tuple[FacesetItem, ...]
+from likeness.faces.types import Faceset, FacesetItem, Image
 
 
 def make_faceset(images: Iterable[Image], analyzer, *, identity: str = "source",

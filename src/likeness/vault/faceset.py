@@ -8,41 +8,15 @@ from __future__ import annotations
 
 import io
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from likeness.errors import VaultError
 
-if TYPE_CHECKING:  # importing likeness.faces loads mediapipe: commands that never decode a crop skip it
-    from likeness.faces.types import Embedding, Image, Landmarks, Pose, Quality
+from likeness.faces.types import Faceset, FacesetItem  # noqa: F401 - the vault's faceset is the faces package's
 
 MOUTH_OPEN = 0.25  # mouth aperture / width above which a crop counts as "mouth open"
 EYES_CLOSED = 0.15
-
-
-@dataclass(frozen=True, eq=False)
-class FacesetItem:
-    """One aligned crop (RGB, square), its landmarks in crop coordinates, pose, embedding, quality."""
-
-    image: Image
-    landmarks: Landmarks
-    pose: Pose
-    embedding: Embedding
-    quality: Quality | None = None
-
-
-@dataclass(frozen=True, eq=False)
-class Faceset:
-    identity: str
-    items: tuple[FacesetItem, ...]
-
-    @property
-    def embeddings(self) -> np.ndarray:
-        return np.stack([item.embedding for item in self.items]).astype(np.float32)
-
-    def __len__(self) -> int:
-        return len(self.items)
 
 
 @dataclass(frozen=True)
