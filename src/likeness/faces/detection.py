@@ -30,6 +30,7 @@ from likeness.errors import InputError
 from likeness.faces.identity import compute_embedding, load_recognizer
 from likeness.faces.pose import head_pose
 from likeness.faces.quality import quality
+from likeness.faces.quiet import QuietWarmup
 from likeness.faces.types import Embedding, Face, Image, Landmarks
 
 MESH_INPUT = 256  # side of the square crop handed to the mesh
@@ -169,27 +170,32 @@ class FaceAnalyzer:
         self._detector = self._near_detector = self._mesh = self._recognizer = None
 
     # -- models, loaded on first use and owned by this object -----------------------------------
+    # Each is created, and first run, with the native log lines of its start-up silenced
+    # (likeness.faces.quiet; LIKENESS_DEBUG=1 shows them).
     @property
     def detector(self):
         if self._detector is None:
-            self._detector = mp.solutions.face_detection.FaceDetection(
-                model_selection=1, min_detection_confidence=self.min_score
+            self._detector = QuietWarmup(
+                lambda: mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=self.min_score)
             )
         return self._detector
 
     @property
     def near_detector(self):
         if self._near_detector is None:
-            self._near_detector = mp.solutions.face_detection.FaceDetection(
-                model_selection=0, min_detection_confidence=self.min_score
+            self._near_detector = QuietWarmup(
+                lambda: mp.solutions.face_detection.FaceDetection(model_selection=0, min_detection_confidence=self.min_score)
             )
         return self._near_detector
 
     @property
     def mesh(self):
         if self._mesh is None:
-            self._mesh = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=True, max_num_faces=2, refine_landmarks=True, min_detection_confidence=0.3
+            self._mesh = QuietWarmup(
+                lambda: mp.solutions.face_mesh.FaceMesh(
+                    static_image_mode=True, max_num_faces=2, refine_landmarks=True, min_detection_confidence=0.3
+                ),
+                settled=lambda result: bool(result.multi_face_landmarks),  # landmark projection warns on its first face
             )
         return self._mesh
 
