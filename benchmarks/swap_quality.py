@@ -168,7 +168,7 @@ def main() -> None:
     parser.add_argument("--colour", default="reinhard")
     parser.add_argument("--blend", default="laplacian")
     parser.add_argument("--no-relight", action="store_true")
-    parser.add_argument("--shape", type=float, default=0.8)
+    parser.add_argument("--shape", type=float, default=1.0)
     parser.add_argument("--skip-video", action="store_true")
     args = parser.parse_args()
     if not MEDIA.is_dir():

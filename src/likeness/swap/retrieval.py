@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from likeness.errors import InputError
 from likeness.faces.types import Face, Image
 from likeness.swap import blend as blending
-from likeness.swap import mesh, shape, warp
+from likeness.swap import mesh, shape, skin, warp
 from likeness.swap.engine import Patch, WorkCrop, register_engine
 
 OUTER = 1.22  # outer ring of the reshaped band, relative to the face oval around its centre
@@ -35,6 +35,7 @@ class _Crop:
     facing: NDArray[np.float64]
     expression: NDArray[np.float64]
     extent: float  # the face's largest side (px) at the detail it really has (the photo's, if smaller)
+    keep: NDArray[np.uint8] | None = None  # 255 where the crop is its face's skin (skin.skin_keep)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class RetrievalEngine:
 
     name = "retrieval"
 
-    def __init__(self, *, k: int = 3, shape_strength: float = 0.8, pose_weight: float = 4.0,
+    def __init__(self, *, k: int = 3, shape_strength: float = 1.0, pose_weight: float = 4.0,
                  erode: float = 0.05, feather: float = 0.03,
                  work_size: int | None = WORK_SIZE) -> None:
         if work_size is not None and int(work_size) < 64:
@@ -112,7 +113,8 @@ class RetrievalEngine:
             if 0 < photo_width < crop_width:
                 extent *= photo_width / crop_width
             crops.append(_Crop(np.ascontiguousarray(item.image), mesh.with_centres(lm),
-                               shape.facing(fit), shape.expression(lm), extent))
+                               shape.facing(fit), shape.expression(lm), extent,
+                               skin.skin_keep(np.ascontiguousarray(item.image), lm)))
         self._crops = tuple(crops)
         # Working above the faceset's own detail buys nothing: bound it there too (that bound
         # not below MIN_WORK_SIZE, where the mask's feather and the blend's pyramid get coarse).
@@ -196,6 +198,7 @@ class RetrievalEngine:
 
         # Source texture: the chosen crops warped onto the same mesh, averaged.
         texture = None
+        keep = None  # where the chosen crops are their own skin (hair over the forehead is not)
         total = 0.0
         for index, weight in zip(chosen, weights):
             src = self._crops[index]
@@ -205,11 +208,17 @@ class RetrievalEngine:
             total += float(weight)
             texture = warped if texture is None else cv2.addWeighted(
                 texture, 1 - weight / total, warped, weight / total, 0)
+            if src.keep is not None:
+                kw = cv2.remap(src.keep, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                               borderValue=255).astype(np.float32) * np.float32(weight / 255.0)
+            else:
+                kw = np.full(size, np.float32(weight), np.float32)
+            keep = kw if keep is None else keep + kw
         from_source = np.concatenate([[False], ~own])  # ids are shifted by one: -1 -> 0
         source_px = from_source[raster.ids + 1]
         image = np.where(source_px[..., None], texture, backdrop)
 
-        mask = self._mask(q_pts, size, source_px, keep_mouth, keep_eyes)
+        mask = self._mask(q_pts, size, source_px & (keep > 0.5 * total), keep_mouth, keep_eyes)
         # Where the composite may change pixels: the band, and the mask widened by the blend.
         spread = blending.reach(size)
         support = covered | (cv2.dilate((mask > 0).astype(np.uint8),
@@ -226,7 +235,8 @@ class RetrievalEngine:
         expression) do not match."""
         s = sum(w * self._crops[i].expression for i, w in zip(chosen, weights))
         mouth = abs(t[0] - s[0]) > 0.12 or (t[0] > 0.15) != (s[0] > 0.15)
-        eyes = tuple(bool(abs(t[j] - s[j]) > 0.12 or (t[j] < 0.12) != (s[j] < 0.12))
+        # Eyes: a smile's narrowing (aperture within 0.2) still takes the source's eyes; a blink does not.
+        eyes = tuple(bool(abs(t[j] - s[j]) > 0.2 or (t[j] < 0.12) != (s[j] < 0.12))
                      for j in (1, 2))
         return bool(mouth), eyes
 
