@@ -18,6 +18,7 @@ from likeness.consent import (
     import_document,
     revoke_grant,
     sign,
+    take,
 )
 from likeness.errors import ConsentError, InputError
 from test_vault_kit import analyzer, astronaut_item, settings, variants, vault  # noqa: F401
@@ -43,13 +44,22 @@ def _request(grant: Grant, **overrides) -> Request:
     return Request(**fields)
 
 
+def _use(vault, grant) -> int:
+    """Check, then take one use (what a render does at its two ends); returns the use number."""
+    decision = authorize(vault, _request(grant))
+    return take(vault, decision, use="render", data={}).n
+
+
 def test_valid_grant_allows_a_render_and_audits_it(enrolled):
     grant = _grant(enrolled, max_renders=2, visible_label=True, note="trailer")
     decision = authorize(enrolled, _request(grant))
     assert decision.allowed and decision.reasons == () and decision.grant.visible_label
-    assert enrolled.grant_record(grant.id).used == 1
     last = enrolled.audit_entries()[-1]
     assert last.event == "consent.decision" and last.data["allowed"] is True and last.data["grant"] == grant.id
+    assert enrolled.grant_record(grant.id).used == 0  # the check uses nothing
+    assert decision.head["seq"] == last.seq and decision.next_n == 1
+    assert take(enrolled, decision, use="render", data={}).n == 1
+    assert enrolled.grant_record(grant.id).used == 1 and enrolled.audit_entries()[-1].event == "grant.use"
 
 
 def test_revoked_grant_refuses_render_and_is_audited(enrolled):
@@ -86,7 +96,7 @@ def test_wrong_scope_grantee_and_identity_are_refused_with_reasons(enrolled):
 
 def test_quota_exhausted_is_refused(enrolled):
     grant = _grant(enrolled, max_renders=1)
-    assert authorize(enrolled, _request(grant)).allowed
+    assert _use(enrolled, grant) == 1
     second = authorize(enrolled, _request(grant))
     assert not second.allowed and "quota exhausted (1 of 1" in " ".join(second.reasons)
 
@@ -147,7 +157,8 @@ def test_a_grant_signed_on_the_talents_machine_imports_and_tampering_is_refused(
     offline = Grant(
         id="5b8d0c3e-0000-4000-8000-000000000001", identity="eileen", grantee="demo-studio", scopes=("education",),
         not_before=now - timedelta(days=1), expires=now + timedelta(days=30), max_renders=3, visible_label=True,
-        signer_role="self", note="signed at home", created=now,
+        signer_role="self", note="signed at home", created=now, identity_id=enrolled.identity("eileen").id,
+        talent_key=enrolled.identity("eileen").fingerprint, vault=enrolled.vault_id,
     )
     signed = sign(key, offline.payload())
     document = json.dumps({"grant": {"payload": signed.payload, "signature": signed.signature}})
@@ -173,34 +184,41 @@ def test_export_then_import_carries_the_signed_revocation(enrolled):
 
 def test_eight_racing_renders_on_three_remaining_slots_get_exactly_three(enrolled):
     grant = _grant(enrolled, max_renders=5)
-    assert authorize(enrolled, _request(grant)).allowed and authorize(enrolled, _request(grant)).allowed
+    assert _use(enrolled, grant) == 1 and _use(enrolled, grant) == 2
+    decisions = [authorize(enrolled, _request(grant)) for _ in range(8)]  # all checked before any finishes
+    assert all(d.allowed for d in decisions)
     barrier = threading.Barrier(8)
-    results: list[bool] = []
+    results: list[int | None] = []
     lock = threading.Lock()
 
-    def race() -> None:
+    def race(decision) -> None:
         barrier.wait()
-        decision = authorize(enrolled, _request(grant))
+        try:
+            n = take(enrolled, decision, use="render", data={}).n
+        except ConsentError as exc:
+            assert "filled up" in str(exc) and "discarded" in str(exc)
+            n = None
         with lock:
-            results.append(decision.allowed)
+            results.append(n)
 
-    threads = [threading.Thread(target=race) for _ in range(8)]
+    threads = [threading.Thread(target=race, args=(d,)) for d in decisions]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(results) == [False] * 5 + [True] * 3
+    assert sorted(n for n in results if n is not None) == [3, 4, 5] and results.count(None) == 5
     assert enrolled.grant_record(grant.id).used == 5
-    report = enrolled.verify_audit()
-    assert report.ok
-    decisions = [e for e in enrolled.audit_entries() if e.event == "consent.decision"]
-    assert len(decisions) == 10 and sum(e.data["allowed"] for e in decisions) == 5
+    report, facts = enrolled.chain_facts()
+    assert report.ok and facts.uses[grant.id] == [1, 2, 3, 4, 5]
+    assert not authorize(enrolled, _request(grant)).allowed
 
 
 def test_a_revocation_between_check_and_quota_still_wins(enrolled):
     grant = _grant(enrolled)
-    assert check(enrolled, _request(grant)).allowed
+    decision = authorize(enrolled, _request(grant))
+    assert decision.allowed
     revoke_grant(enrolled, grant.id, talent_passphrase=TALENT)
-    assert not enrolled.take_render(grant.id, "consent.decision", {"grant": grant.id, "allowed": True})
+    with pytest.raises(ConsentError, match="revoked while"):
+        take(enrolled, decision, use="render", data={})
     assert enrolled.grant_record(grant.id).used == 0
-    assert enrolled.audit_entries()[-1].data["allowed"] is False
+    assert enrolled.audit_entries()[-1].event == "grant.revoke"

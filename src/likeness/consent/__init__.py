@@ -11,10 +11,12 @@ from likeness.consent.grants import (
     list_grants,
     load_grant,
     parse_when,
+    revocations_document,
     revoke_grant,
     sign,
+    talent_card,
 )
-from likeness.consent.policy import Decision, Request, authorize, check
+from likeness.consent.policy import Decision, Request, authorize, check, take
 
 __all__ = [
     "SCOPES",
@@ -31,6 +33,9 @@ __all__ = [
     "list_grants",
     "load_grant",
     "parse_when",
+    "revocations_document",
     "revoke_grant",
     "sign",
+    "take",
+    "talent_card",
 ]

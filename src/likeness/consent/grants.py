@@ -1,9 +1,11 @@
 """Signed grants and revocations.
 
 A grant is canonical JSON (sorted keys, no whitespace) signed with the talent's Ed25519 owner
-key. The vault stores the exact signed text; every check re-verifies it, so an edited row in
-the database fails its signature. Export/import moves the same signed text as a file, so a
-talent can sign on their own machine.
+key. It names the identity by id, the talent key by fingerprint, the vault by id and the
+grantee, so a grant copied into another vault, pointed at another identity row or checked
+against a substituted key is refused, and the refusal says which. The vault stores the exact
+signed text; every check re-verifies it. Export/import moves the same signed text as a file, so
+a talent can sign on their own machine.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from likeness.vault.audit import canonical
 from likeness.vault.talent_keys import verify_signature
 
 SCOPES = ("film", "game", "advertising", "education", "satire", "personal")
-GRANT_TYPE = "likeness.grant/1"
+GRANT_TYPE = "likeness.grant/2"  # /1 named no vault, identity id or key: no longer accepted
 REVOCATION_TYPE = "likeness.revocation/1"
 
 
@@ -40,7 +42,7 @@ def parse_when(text: str | datetime | date) -> datetime:
     else:
         try:
             when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise InputError(f"{text!r} is not a date (use YYYY-MM-DD or an ISO 8601 time)") from None
     return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
 
@@ -60,12 +62,18 @@ class Grant:
     signer_role: str
     note: str
     created: datetime
+    identity_id: str = ""
+    talent_key: str = ""  # SHA-256 fingerprint of the owner key that signs
+    vault: str = ""  # the vault id the grant is valid in
 
     def payload(self) -> dict[str, Any]:
         return {
             "type": GRANT_TYPE,
             "id": self.id,
             "identity": self.identity,
+            "identity_id": self.identity_id,
+            "talent_key": self.talent_key,
+            "vault": self.vault,
             "grantee": self.grantee,
             "scopes": sorted(self.scopes),
             "not_before": _iso(self.not_before),
@@ -78,25 +86,38 @@ class Grant:
         }
 
     @staticmethod
-    def from_payload(data: dict[str, Any]) -> "Grant":
+    def from_payload(data: Any) -> "Grant":
+        if not isinstance(data, dict):
+            raise ConsentError("not a likeness grant (not a JSON object)")
+        if data.get("type") == "likeness.grant/1":
+            raise ConsentError("grant format 1 names no vault, identity id or talent key; ask the talent to sign it again")
         if data.get("type") != GRANT_TYPE:
             raise ConsentError(f"not a likeness grant (type {data.get('type')!r})")
         try:
             max_renders = data["max_renders"]
+            if max_renders is not None and (isinstance(max_renders, bool) or not isinstance(max_renders, int) or max_renders < 1):
+                raise ValueError(f"max_renders must be a whole number of 1 or more, got {max_renders!r}")
+            if not isinstance(data["scopes"], list) or not all(isinstance(x, str) for x in data["scopes"]):
+                raise ValueError("scopes must be a list of names")
+            if not isinstance(data["visible_label"], bool):
+                raise ValueError("visible_label must be true or false")
             return Grant(
                 id=str(data["id"]),
                 identity=str(data["identity"]),
                 grantee=str(data["grantee"]),
                 scopes=tuple(str(s) for s in data["scopes"]),
-                not_before=parse_when(data["not_before"]),
-                expires=parse_when(data["expires"]),
+                not_before=parse_when(str(data["not_before"])),
+                expires=parse_when(str(data["expires"])),
                 max_renders=None if max_renders is None else int(max_renders),
                 visible_label=bool(data["visible_label"]),
                 signer_role=str(data["signer_role"]),
                 note=str(data["note"]),
-                created=parse_when(data["created"]),
+                created=parse_when(str(data["created"])),
+                identity_id=str(data["identity_id"]),
+                talent_key=str(data["talent_key"]),
+                vault=str(data["vault"]),
             )
-        except (KeyError, TypeError, ValueError, InputError) as exc:
+        except (KeyError, TypeError, ValueError, InputError, OverflowError) as exc:
             raise ConsentError(f"malformed grant: {exc}") from None
 
 
@@ -117,12 +138,12 @@ class Revocation:
         }
 
     @staticmethod
-    def from_payload(data: dict[str, Any]) -> "Revocation":
-        if data.get("type") != REVOCATION_TYPE:
-            raise ConsentError(f"not a likeness revocation (type {data.get('type')!r})")
+    def from_payload(data: Any) -> "Revocation":
+        if not isinstance(data, dict) or data.get("type") != REVOCATION_TYPE:
+            raise ConsentError(f"not a likeness revocation (type {data.get('type') if isinstance(data, dict) else None!r})")
         try:
-            return Revocation(str(data["grant"]), str(data["identity"]), parse_when(data["revoked"]), str(data.get("reason", "")))
-        except (KeyError, TypeError, InputError) as exc:
+            return Revocation(str(data["grant"]), str(data["identity"]), parse_when(str(data["revoked"])), str(data.get("reason", "")))
+        except (KeyError, TypeError, ValueError, InputError, OverflowError) as exc:
             raise ConsentError(f"malformed revocation: {exc}") from None
 
 
@@ -150,6 +171,36 @@ def verifies(vault: Vault, identity: str, signed: Signed) -> bool:
     if canonical(data).decode("utf-8") != signed.payload:
         return False
     return verify_signature(vault.identity(identity).owner_public, signature, signed.payload.encode("utf-8"))
+
+
+def revocations_document(vault: Vault, identity: str) -> str:
+    """The talent's signed revocations, with their public key: what ``verify --revocations`` reads."""
+    ident = vault.identity(identity)
+    revocations = [
+        {"payload": r.revocation[0], "signature": r.revocation[1]} for r in vault.grant_records(identity) if r.revocation is not None
+    ]
+    document = {
+        "likeness": "revocations/1",
+        "identity": ident.name,
+        "public_key": base64.b64encode(ident.owner_public).decode("ascii"),
+        "fingerprint": ident.fingerprint,
+        "revocations": revocations,
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def talent_card(vault: Vault, identity: str) -> str:
+    """The talent's public card: key and fingerprint (and the enrolment statement), to publish."""
+    ident = vault.identity(identity)
+    card = {
+        "likeness": "talent-card/1",
+        "identity": ident.name,
+        "identity_id": ident.id,
+        "public_key": base64.b64encode(ident.owner_public).decode("ascii"),
+        "fingerprint": ident.fingerprint,
+        "vault": vault.vault_id,
+    }
+    return json.dumps(card, indent=2, sort_keys=True) + "\n"
 
 
 def _grant_audit(grant: Grant) -> dict[str, Any]:
@@ -205,6 +256,9 @@ def create_grant(
         signer_role=ident.role,
         note=note,
         created=now,
+        identity_id=ident.id,
+        talent_key=ident.fingerprint,
+        vault=vault.vault_id,
     )
     signed = sign(vault.owner_key(identity, talent_passphrase), grant.payload())
     vault.store_grant(ident.name, grant.id, signed.payload, signed.signature, grant.max_renders, _grant_audit(grant))

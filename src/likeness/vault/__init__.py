@@ -3,7 +3,8 @@ trained models) and its hash-chained audit log."""
 
 from likeness.vault.audit import AuditEntry, AuditReport
 from likeness.vault.faceset import Coverage, Faceset, FacesetItem, coverage
-from likeness.vault.store import ROLES, GrantRecord, Identity, ModelInfo, RenderRecord, Vault, init_vault, open_vault
+from likeness.vault.ledger import GrantRecord, RenderRecord, Taken
+from likeness.vault.store import ROLES, Identity, ModelInfo, Vault, init_vault, open_vault
 
 __all__ = [
     "AuditEntry",
@@ -15,6 +16,7 @@ __all__ = [
     "Identity",
     "ModelInfo",
     "RenderRecord",
+    "Taken",
     "ROLES",
     "Vault",
     "coverage",

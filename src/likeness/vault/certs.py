@@ -33,22 +33,26 @@ class StudioChain:
         return self.leaf_cert_pem + self.root_cert_pem
 
 
-def _name(common_name: str, studio_name: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, studio_name),
-        ]
-    )
+def _name(common_name: str, studio_name: str, vault_id: str | None) -> x509.Name:
+    attributes = [
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, studio_name),
+    ]
+    if vault_id:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"likeness vault {vault_id}"))
+    return x509.Name(attributes)
 
 
-def make_studio_chain(studio_name: str, *, years: int = 10) -> StudioChain:
-    """Generate a fresh root CA and an ES256 signing leaf for ``studio_name``, valid ``years`` years."""
+def make_studio_chain(studio_name: str, *, years: int = 10, vault_id: str | None = None) -> StudioChain:
+    """Generate a fresh root CA and an ES256 signing leaf for ``studio_name``, valid ``years`` years.
+
+    ``vault_id`` goes into both subjects (OU), binding the chain to one vault.
+    """
     now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
     until = now + dt.timedelta(days=365 * years)
 
     root_key = ec.generate_private_key(ec.SECP256R1())
-    root_name = _name(f"{studio_name} likeness root CA", studio_name)
+    root_name = _name(f"{studio_name} likeness root CA", studio_name, vault_id)
     root_cert = (
         x509.CertificateBuilder()
         .subject_name(root_name)
@@ -73,7 +77,7 @@ def make_studio_chain(studio_name: str, *, years: int = 10) -> StudioChain:
     leaf_key = ec.generate_private_key(ec.SECP256R1())
     leaf_cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(f"{studio_name} likeness signer", studio_name))
+        .subject_name(_name(f"{studio_name} likeness signer", studio_name, vault_id))
         .issuer_name(root_name)
         .public_key(leaf_key.public_key())
         .serial_number(x509.random_serial_number())

@@ -30,6 +30,9 @@ identities = Table(
     Column("owner_public", LargeBinary, nullable=False),  # Ed25519 raw public key
     Column("owner_key", LargeBinary, nullable=False),  # sealed under the talent passphrase
     Column("owner_kdf", Text, nullable=False),  # JSON: salt (hex), n, r, p
+    # The talent-signed enrolment statement that pins the owner key (id, name, key, vault id, time).
+    Column("statement", Text, nullable=True),
+    Column("statement_sig", Text, nullable=True),
 )
 
 # Kept apart from ``identities`` so shredding is one small row delete that secure_delete zeroes.
@@ -91,6 +94,8 @@ renders = Table(
     Column("engine", String(64), nullable=False),
     Column("settings", Text, nullable=False),
     Column("time", String(40), nullable=False),
+    Column("n", Integer, nullable=True),  # the render's number under its grant (None: a training preview)
+    Column("fingerprint", LargeBinary, nullable=True),  # sealed perceptual fingerprint of the output
 )
 
 audit = Table(

@@ -1,4 +1,9 @@
-"""The Vault: identities, facesets, owner keys, grants storage, renders, models and the audit log.
+"""The Vault façade: identities, facesets, owner keys, models, and the plumbing the ledger uses.
+
+Grants, revocations, uses and the render registry live in ``ledger``; signed audit heads in
+``heads``; the chain itself in ``audit``. A vault has an id, made at ``init`` and bound (with
+the studio name and the C2PA root) by a value sealed under the master key, so an edited
+``meta`` row is reported instead of believed.
 
 Write order everywhere: blob files first (sealed, atomic), rows and the audit entry last in one
 transaction. A crash in between leaves only stray ciphertext files, which ``open_vault`` sweeps;
@@ -13,7 +18,7 @@ import os
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,7 +30,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from likeness.errors import ConsentError, InputError, NoFaceError, VaultError
 from likeness.settings import Settings
 from likeness.vault import audit as audit_log
-from likeness.vault import schema
+from likeness.vault import heads, ledger, schema
+from likeness.vault.ledger import GrantRecord, RenderRecord, Taken
 from likeness.vault.blobs import delete_blob, read_blob, stray_files, write_blob
 from likeness.vault.crypto import (
     DEFAULT_SCRYPT_N,
@@ -49,7 +55,13 @@ from likeness.vault.faceset import (
     item_from_bytes,
 )
 from likeness.vault.firewall import closest, same_person, strangers
-from likeness.vault.talent_keys import new_owner_key, unlock_owner_key
+from likeness.vault.talent_keys import (
+    enrolment_statement,
+    key_fingerprint,
+    new_owner_key,
+    sign_payload,
+    unlock_owner_key,
+)
 
 ROLES = ("self", "guardian", "estate", "agent")
 KEYCHECK = b"likeness vault key check v1"
@@ -70,38 +82,8 @@ class Identity:
 
     @property
     def fingerprint(self) -> str:
-        """Short hex id of the owner key, for people to compare by eye."""
-        import hashlib
-
-        return hashlib.sha256(self.owner_public).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class GrantRecord:
-    """A grant as stored: the exact signed payload and signature, plus the quota counter."""
-
-    id: str
-    identity: str
-    payload: str
-    signature: str
-    max_renders: int | None
-    used: int
-    created: str
-    revocation: tuple[str, str] | None = None  # (payload, signature) of the signed revocation
-
-
-@dataclass(frozen=True)
-class RenderRecord:
-    """One render in the registry; ``render_id`` is what the watermark carries."""
-
-    render_id: int
-    grant_id: str
-    identity: str
-    target_sha256: str
-    output_sha256: str
-    engine: str
-    settings: dict[str, Any]
-    time: float
+        """SHA-256 of the owner key (hex): what grants name and the talent card shows."""
+        return key_fingerprint(self.owner_public)
 
 
 @dataclass(frozen=True)
@@ -110,6 +92,9 @@ class ModelInfo:
     identity: str
     meta: dict[str, Any]
     created: str
+
+
+owner_fp = key_fingerprint
 
 
 def _now() -> str:
@@ -123,15 +108,32 @@ def _check_name(name: str) -> str:
     return name
 
 
-class Vault:
-    """An unlocked vault. Owns its database engine and the master key; close it when done."""
+def _derived(master: bytes, purpose: str) -> bytes:
+    """A 32-byte key for one purpose, from the master key (HKDF-SHA256)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-    def __init__(self, settings: Settings, engine: Engine, master_key: bytes, studio: str, scrypt_n: int):
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"likeness/{purpose}/v1".encode()).derive(master)
+
+
+class Vault:
+    """An unlocked vault. Owns its database engine and the master key; close it when done.
+
+    ``studio`` and ``vault_id`` are the values the vault was created with (from its sealed
+    binding); ``problems`` lists what in ``meta`` no longer agrees with them. The consent check
+    refuses every render while it is not empty.
+    """
+
+    def __init__(self, settings: Settings, engine: Engine, master_key: bytes, studio: str, scrypt_n: int,
+                 vault_id: str = "", problems: tuple[str, ...] = ()):
         self.settings = settings
         self._engine = engine
         self._master = master_key
         self.studio = studio
         self.scrypt_n = scrypt_n
+        self.vault_id = vault_id
+        self.problems = problems
+        self.audit_key = _derived(master_key, "audit-chain")
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -151,6 +153,26 @@ class Vault:
     @property
     def blobs_dir(self) -> Path:
         return self.settings.blobs
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One database transaction; database errors become one-line VaultErrors."""
+        with self._tx() as connection:
+            yield connection
+
+    def append(self, connection: Connection, event: str, data: dict[str, Any]) -> audit_log.AuditEntry:
+        """Append one audit entry inside the caller's transaction (keyed chain)."""
+        return audit_log.append(connection, self.audit_key, event, data)
+
+    def watermark_key(self) -> bytes:
+        """The per-vault secret watermark key: only this studio can make or read its second mark."""
+        return _derived(self._master, "watermark")
+
+    def seal_fingerprint(self, render_id: int, fingerprint: bytes) -> bytes:
+        return seal(self._master, fingerprint, associated_data("fingerprint", f"{int(render_id):016x}"))
+
+    def open_fingerprint(self, render_id: int, sealed: bytes) -> bytes:
+        return unseal(self._master, sealed, associated_data("fingerprint", f"{int(render_id):016x}"), what=f"fingerprint of render {int(render_id):016x}")
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -210,9 +232,9 @@ class Vault:
     # -- audit --------------------------------------------------------------------------------
 
     def audit(self, event: str, data: dict[str, Any]) -> audit_log.AuditEntry:
-        """Append one entry (plain JSON, no face data) to the hash chain."""
+        """Append one entry (plain JSON, no face data) to the keyed chain."""
         with self._tx() as connection:
-            return audit_log.append(connection, event, data)
+            return self.append(connection, event, data)
 
     def audit_entries(self, *, limit: int | None = None) -> list[audit_log.AuditEntry]:
         with self._tx() as connection:
@@ -220,7 +242,46 @@ class Vault:
 
     def verify_audit(self) -> audit_log.AuditReport:
         with self._tx() as connection:
-            return audit_log.verify(connection)
+            return audit_log.verify(connection, self.audit_key)
+
+    def chain_facts(self) -> tuple[audit_log.AuditReport, audit_log.ChainFacts]:
+        """The chain's verdict and the consent facts of its verified entries (one walk)."""
+        facts = audit_log.ChainFacts()
+        with self._tx() as connection:
+            report = audit_log.verify(connection, self.audit_key, facts=facts)
+        return report, facts
+
+    def signed_head(self, entry: audit_log.AuditEntry | None = None) -> dict[str, Any]:
+        """The chain's head (or ``entry``), signed with the studio key, for others to keep."""
+        if entry is None:
+            with self._tx() as connection:
+                head = connection.execute(select(schema.audit_head).where(schema.audit_head.c.id == 1)).one()
+                seq, digest = head.seq, head.hash
+                time_ = connection.execute(select(schema.audit.c.time).where(schema.audit.c.seq == seq)).scalar_one_or_none() or _now()
+        else:
+            seq, digest, time_ = entry.seq, entry.hash, entry.time
+        _, key = self.c2pa_signing()
+        return heads.sign_head(vault_id=self.vault_id, studio=self.studio, seq=seq, hash_hex=digest, time=time_,
+                               key_pem=key, cert_pem=self._meta("leaf_cert"))
+
+    def check_head(self, document: Any) -> tuple[bool, str]:
+        """Whether the present chain extends a head this vault signed earlier, and why not."""
+        checked = heads.check_head(document, root_pem=self.c2pa_root())
+        if not checked.ok:
+            return False, str(checked.problem)
+        if document.get("vault") != self.vault_id:
+            return False, f"the head is from vault {document.get('vault')}, not this vault {self.vault_id}"
+        report = self.verify_audit()
+        if not report.ok:
+            return False, f"the audit chain is broken at entry {report.bad_seq}: {report.problem}"
+        seq = int(document["seq"])
+        if seq > report.head_seq:
+            return False, f"the saved head names entry {seq}, but the chain now ends at entry {report.head_seq} (entries were removed)"
+        with self._tx() as connection:
+            stored = audit_log.hash_at(connection, seq)
+        if stored != document["hash"]:
+            return False, f"entry {seq} is not the entry the saved head names (the chain was rewritten from there)"
+        return True, f"the chain extends the saved head (entry {seq} -> {report.head_seq})"
 
     # -- identities ---------------------------------------------------------------------------
 
@@ -237,7 +298,8 @@ class Vault:
             status=row.status,
         )
 
-    def _identity_in(self, connection: Connection, name: str) -> Identity:
+    def identity_in(self, connection: Connection, name: str) -> Identity:
+        """The active identity ``name``, inside the caller's transaction."""
         row = connection.execute(
             select(schema.identities).where(schema.identities.c.name == name, schema.identities.c.status == "active")
         ).one_or_none()
@@ -247,7 +309,7 @@ class Vault:
 
     def identity(self, name: str) -> Identity:
         with self._tx() as connection:
-            return self._identity_in(connection, name)
+            return self.identity_in(connection, name)
 
     def identities(self) -> list[Identity]:
         with self._tx() as connection:
@@ -314,11 +376,16 @@ class Vault:
             written.append(embeddings_id)
             cover = coverage(items)
             created = _now()
+            statement, statement_sig = sign_payload(
+                owner.key, enrolment_statement(identity_id, name, owner.public_raw, self.vault_id, created)
+            )
             with self._tx() as connection:
                 self._lock_enrolment(connection)
                 self._firewall(connection, name, items)
                 connection.execute(
                     insert(schema.identities).values(
+                        statement=statement,
+                        statement_sig=statement_sig,
                         id=identity_id,
                         name=name,
                         role=role,
@@ -337,10 +404,11 @@ class Vault:
                     insert(schema.blobs),
                     [{"id": b, "identity_id": identity_id, "kind": k, "created": created} for b, k in zip(written, kinds)],
                 )
-                audit_log.append(
+                self.append(
                     connection,
                     "identity.enrol",
-                    {"identity": name, "id": identity_id, "role": role, "items": len(items), "sources": [Path(s).name for s in sources or []]},
+                    {"identity": name, "id": identity_id, "role": role, "items": len(items), "sources": [Path(s).name for s in sources or []],
+                     "owner_key": owner_fp(owner.public_raw), "statement_sha256": ledger.payload_sha256(statement)},
                 )
         except BaseException:
             for blob_id in written:
@@ -385,7 +453,7 @@ class Vault:
                     .where(schema.identities.c.id == identity.id)
                     .values(item_count=cover.items, coverage=json.dumps(cover.as_dict()))
                 )
-                audit_log.append(
+                self.append(
                     connection, "identity.add", {"identity": name, "items": len(items), "sources": [Path(s).name for s in sources or []]}
                 )
         except BaseException:
@@ -399,7 +467,7 @@ class Vault:
     def faceset(self, name: str) -> Faceset:
         """Every crop of ``name``, decrypted into memory (never onto disk)."""
         with self._tx() as connection:
-            identity = self._identity_in(connection, name)
+            identity = self.identity_in(connection, name)
             data_key = self._data_key(connection, identity)
             blob_ids = connection.execute(
                 select(schema.blobs.c.id)
@@ -413,7 +481,7 @@ class Vault:
 
     def embeddings(self, name: str) -> np.ndarray:
         with self._tx() as connection:
-            return self._embeddings_in(connection, self._identity_in(connection, name))
+            return self._embeddings_in(connection, self.identity_in(connection, name))
 
     def match(self, embeddings: np.ndarray) -> str | None:
         """The enrolled identity these embeddings belong to, if any (the firewall's question)."""
@@ -434,10 +502,10 @@ class Vault:
     def delete_identity(self, name: str) -> None:
         """Crypto-shred: drop the wrapped data key (committed first), then blobs, models and rows."""
         with self._tx() as connection:
-            identity = self._identity_in(connection, name)
+            identity = self.identity_in(connection, name)
             connection.execute(delete(schema.data_keys).where(schema.data_keys.c.identity_id == identity.id))
             connection.execute(update(schema.identities).where(schema.identities.c.id == identity.id).values(status="deleting"))
-            audit_log.append(connection, "identity.delete", {"identity": name, "id": identity.id})
+            self.append(connection, "identity.delete", {"identity": name, "id": identity.id})
         self._finish_deletion(identity.id)
 
     def _finish_deletion(self, identity_id: str) -> None:
@@ -480,126 +548,33 @@ class Vault:
             path.unlink(missing_ok=True)
         return len(strays)
 
-    # -- grants (the consent package signs and checks; the vault stores and counts) ----------
+    # -- grants, uses and renders (ledger.py; the consent package signs and checks) ----------
 
     def store_grant(self, identity: str, grant_id: str, payload: str, signature: str, max_renders: int | None, audit_data: dict) -> None:
-        with self._tx() as connection:
-            ident = self._identity_in(connection, identity)
-            exists = connection.execute(select(schema.grants.c.id).where(schema.grants.c.id == grant_id)).first()
-            if exists:
-                raise InputError(f"grant {grant_id} is already in the vault")
-            connection.execute(
-                insert(schema.grants).values(
-                    id=grant_id, identity_id=ident.id, payload=payload, signature=signature, max_renders=max_renders, used=0, created=_now()
-                )
-            )
-            audit_log.append(connection, "grant.create", audit_data)
+        ledger.store_grant(self, identity, grant_id, payload, signature, max_renders, audit_data)
 
     def store_revocation(self, grant_id: str, payload: str, signature: str, audit_data: dict) -> None:
-        with self._tx() as connection:
-            if connection.execute(select(schema.revocations.c.grant_id).where(schema.revocations.c.grant_id == grant_id)).first():
-                raise InputError(f"grant {grant_id} is already revoked")
-            connection.execute(insert(schema.revocations).values(grant_id=grant_id, payload=payload, signature=signature, created=_now()))
-            audit_log.append(connection, "grant.revoke", audit_data)
-
-    def _grant_query(self):  # noqa: ANN202
-        return (
-            select(
-                schema.grants,
-                schema.identities.c.name.label("identity_name"),
-                schema.revocations.c.payload.label("rev_payload"),
-                schema.revocations.c.signature.label("rev_signature"),
-            )
-            .join(schema.identities, schema.identities.c.id == schema.grants.c.identity_id)
-            .outerjoin(schema.revocations, schema.revocations.c.grant_id == schema.grants.c.id)
-            .where(schema.identities.c.status == "active")
-        )
-
-    @staticmethod
-    def _grant_from_row(row: Any) -> GrantRecord:
-        return GrantRecord(
-            id=row.id,
-            identity=row.identity_name,
-            payload=row.payload,
-            signature=row.signature,
-            max_renders=row.max_renders,
-            used=row.used,
-            created=row.created,
-            revocation=(row.rev_payload, row.rev_signature) if row.rev_payload is not None else None,
-        )
+        ledger.store_revocation(self, grant_id, payload, signature, audit_data)
 
     def grant_record(self, grant_id: str) -> GrantRecord | None:
-        with self._tx() as connection:
-            row = connection.execute(self._grant_query().where(schema.grants.c.id == grant_id)).one_or_none()
-        return self._grant_from_row(row) if row else None
+        return ledger.grant_record(self, grant_id)
 
     def grant_records(self, identity: str | None = None) -> list[GrantRecord]:
-        query = self._grant_query().order_by(schema.grants.c.created)
-        if identity is not None:
-            query = query.where(schema.identities.c.name == identity)
-        with self._tx() as connection:
-            return [self._grant_from_row(row) for row in connection.execute(query).all()]
+        return ledger.grant_records(self, identity)
 
-    def take_render(self, grant_id: str, audit_event: str, audit_data: dict) -> bool:
-        """Take one unit of the grant's quota and audit the outcome, in one transaction.
+    def take(self, grant_id: str, max_renders: int | None, *, use: str, data: dict[str, Any], produce: Any = None) -> Taken:
+        """Take and record the next use of a grant (see :func:`ledger.take`)."""
+        return ledger.take(self, grant_id, max_renders, use=use, data=data, produce=produce)
 
-        The conditional UPDATE is the whole race story: SQLite serialises writers (BEGIN
-        IMMEDIATE) and PostgreSQL re-checks ``used < max_renders`` after the row lock, so N
-        racers on k slots get exactly k rows updated.
-        """
-        grants = schema.grants
-        with self._tx() as connection:
-            not_revoked = ~exists().where(schema.revocations.c.grant_id == grant_id)  # a revocation since the check wins
-            result = connection.execute(
-                update(grants)
-                .where(grants.c.id == grant_id, (grants.c.max_renders.is_(None)) | (grants.c.used < grants.c.max_renders), not_revoked)
-                .values(used=grants.c.used + 1)
-            )
-            taken = result.rowcount == 1
-            data = dict(audit_data, allowed=bool(audit_data.get("allowed", True)) and taken)
-            if not taken:
-                data["reasons"] = list(data.get("reasons", [])) + ["quota exhausted or revoked meanwhile"]
-            audit_log.append(connection, audit_event, data)
-        return taken
-
-    # -- renders ------------------------------------------------------------------------------
-
-    def record_render(self, record: RenderRecord) -> None:
-        when = datetime.fromtimestamp(record.time, timezone.utc).isoformat(timespec="microseconds")
-        with self._tx() as connection:
-            connection.execute(
-                insert(schema.renders).values(
-                    id=record.render_id,
-                    grant_id=record.grant_id,
-                    identity=record.identity,
-                    target_sha256=record.target_sha256,
-                    output_sha256=record.output_sha256,
-                    engine=record.engine,
-                    settings=audit_log.canonical(record.settings).decode("utf-8"),
-                    time=when,
-                )
-            )
-            audit_log.append(
-                connection,
-                "render.record",
-                {"render_id": record.render_id, "grant": record.grant_id, "identity": record.identity, "output_sha256": record.output_sha256},
-            )
+    def record_preview(self, record: RenderRecord, data: dict[str, Any]) -> None:
+        """Register an output that a use already counted (a training preview)."""
+        ledger.record_unnumbered(self, record, data)
 
     def render(self, render_id: int) -> RenderRecord | None:
-        with self._tx() as connection:
-            row = connection.execute(select(schema.renders).where(schema.renders.c.id == int(render_id))).one_or_none()
-        if row is None:
-            return None
-        return RenderRecord(
-            render_id=row.id,
-            grant_id=row.grant_id,
-            identity=row.identity,
-            target_sha256=row.target_sha256,
-            output_sha256=row.output_sha256,
-            engine=row.engine,
-            settings=json.loads(row.settings),
-            time=datetime.fromisoformat(row.time).timestamp(),
-        )
+        return ledger.render(self, render_id)
+
+    def render_by_output(self, output_sha256: str) -> RenderRecord | None:
+        return ledger.render_by_output(self, output_sha256)
 
     # -- trained models -----------------------------------------------------------------------
 
@@ -618,7 +593,7 @@ class Vault:
                 connection.execute(
                     insert(schema.models).values(id=model_id, identity_id=ident.id, blob_id=blob_id, meta=sealed_meta, created=created)
                 )
-                audit_log.append(connection, "model.put", {"identity": identity, "model": model_id, "bytes": len(payload)})
+                self.append(connection, "model.put", {"identity": identity, "model": model_id, "bytes": len(payload)})
         except BaseException:
             delete_blob(self.blobs_dir, blob_id)
             raise
@@ -644,7 +619,7 @@ class Vault:
         with self._tx() as connection:
             query = select(schema.models).order_by(schema.models.c.created)
             if identity is not None:
-                query = query.where(schema.models.c.identity_id == self._identity_in(connection, identity).id)
+                query = query.where(schema.models.c.identity_id == self.identity_in(connection, identity).id)
             for row in connection.execute(query).all():
                 _, ident = self._model_row(connection, row.id)
                 if ident.status != "active":
@@ -659,7 +634,7 @@ class Vault:
             row, ident = self._model_row(connection, model_id)
             connection.execute(delete(schema.models).where(schema.models.c.id == model_id))
             connection.execute(delete(schema.blobs).where(schema.blobs.c.id == row.blob_id))
-            audit_log.append(connection, "model.delete", {"identity": ident.name, "model": model_id})
+            self.append(connection, "model.delete", {"identity": ident.name, "model": model_id})
         delete_blob(self.blobs_dir, row.blob_id)
 
 
@@ -697,7 +672,8 @@ def init_vault(settings: Settings, *, studio: str = "demo-studio", scrypt_n: int
     migrate(engine)
     params = new_kdf_params(scrypt_n)
     master = derive_key(passphrase, params)
-    chain = make_studio_chain(studio)
+    vault_id = str(uuid.uuid4())
+    chain = make_studio_chain(studio, vault_id=vault_id)
     kdf = json.dumps({"salt": params.salt.hex(), "n": params.n, "r": params.r, "p": params.p}).encode()
     try:
         with engine.begin() as connection:
@@ -710,17 +686,47 @@ def init_vault(settings: Settings, *, studio: str = "demo-studio", scrypt_n: int
                 "root_cert": chain.root_cert_pem,
                 "leaf_cert": chain.leaf_cert_pem,
                 "leaf_key": seal(master, chain.leaf_key_pem, associated_data("studio-leaf-key")),
+                "vault_id": vault_id.encode("ascii"),
+                "binding": seal(master, _binding(vault_id, studio, chain.root_cert_pem), associated_data("binding")),
             }
             connection.execute(insert(schema.meta), [{"key": k, "value": v} for k, v in rows.items()])
             audit_log.start_chain(connection)
-            audit_log.append(connection, "vault.init", {"studio": studio})
+            audit_log.append(connection, _derived(master, "audit-chain"), "vault.init", {"studio": studio, "vault": vault_id})
     except SQLAlchemyError as exc:
         engine.dispose()
         raise VaultError(f"cannot initialise the vault: {getattr(exc, 'orig', None) or exc}") from None
     except BaseException:
         engine.dispose()
         raise
-    return Vault(settings, engine, master, studio, params.n)
+    return Vault(settings, engine, master, studio, params.n, vault_id)
+
+
+def _binding(vault_id: str, studio: str, root_pem: bytes) -> bytes:
+    import hashlib
+
+    return audit_log.canonical({"vault": vault_id, "studio": studio, "root_sha256": hashlib.sha256(root_pem).hexdigest()})
+
+
+def _check_binding(master: bytes, meta: dict[str, bytes]) -> tuple[str, str, tuple[str, ...]]:
+    """(vault id, studio) as created, and what in ``meta`` no longer agrees with them."""
+    import hashlib
+
+    if "binding" not in meta:
+        raise VaultError("this vault was made by an older likeness without a vault id; create a new vault with `likeness init`")
+    try:
+        bound = json.loads(unseal(master, meta["binding"], associated_data("binding"), what="the vault binding"))
+    except VaultError:
+        raise VaultError("the vault's binding (vault id, studio, C2PA root) is corrupt or was replaced in the database") from None
+    problems = []
+    stored_studio = meta.get("studio", b"").decode("utf-8", "replace")
+    if stored_studio != bound["studio"]:
+        problems.append(f"the studio name in the database ({stored_studio!r}) is not the one this vault was created with ({bound['studio']!r})")
+    stored_id = meta.get("vault_id", b"").decode("ascii", "replace")
+    if stored_id != bound["vault"]:
+        problems.append(f"the vault id in the database ({stored_id}) is not the one this vault was created with ({bound['vault']})")
+    if hashlib.sha256(meta.get("root_cert", b"")).hexdigest() != bound["root_sha256"]:
+        problems.append("the C2PA root certificate in the database is not the one this vault was created with")
+    return bound["vault"], bound["studio"], tuple(problems)
 
 
 def _where(settings: Settings) -> str:
@@ -757,7 +763,8 @@ def open_vault(settings: Settings, *, recover: bool = True) -> Vault:
         except VaultError:
             raise VaultError(f"wrong vault passphrase for {_where(settings)}") from None
         migrate(engine)  # only after the passphrase is proven: a wrong one changes nothing
-        vault = Vault(settings, engine, master, meta["studio"].decode("utf-8"), params.n)
+        vault_id, studio, problems = _check_binding(master, meta)
+        vault = Vault(settings, engine, master, studio, params.n, vault_id, problems)
     except BaseException:
         engine.dispose()
         raise

@@ -6,8 +6,11 @@ but cannot sign a grant in the talent's name.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -17,11 +20,78 @@ from likeness.errors import ConsentError, VaultError
 from likeness.vault.crypto import KdfParams, associated_data, derive_key, new_kdf_params, seal, unseal
 
 
+STATEMENT_TYPE = "likeness.enrolment/1"
+
+
 @dataclass(frozen=True)
 class SealedOwnerKey:
     public_raw: bytes
     sealed_private: bytes
     kdf_json: str
+    key: Ed25519PrivateKey  # in memory only, to sign the enrolment statement; never stored
+
+
+def key_fingerprint(public_raw: bytes) -> str:
+    """SHA-256 of the raw Ed25519 public key, hex: what grants name and talents compare."""
+    return hashlib.sha256(public_raw).hexdigest()
+
+
+def canonical_text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sign_payload(key: Ed25519PrivateKey, payload: dict[str, Any]) -> tuple[str, str]:
+    """(canonical text, base64 signature) of ``payload``."""
+    text = canonical_text(payload)
+    return text, base64.b64encode(key.sign(text.encode("utf-8"))).decode("ascii")
+
+
+def enrolment_statement(identity_id: str, name: str, public_raw: bytes, vault_id: str, time: str) -> dict[str, Any]:
+    """What the talent signs at enrolment: this key speaks for this identity in this vault."""
+    return {
+        "type": STATEMENT_TYPE,
+        "identity_id": identity_id,
+        "name": name,
+        "public_key": base64.b64encode(public_raw).decode("ascii"),
+        "fingerprint": key_fingerprint(public_raw),
+        "vault": vault_id,
+        "time": time,
+    }
+
+
+def read_signed(payload: str, signature: str, public_raw: bytes) -> dict[str, Any] | None:
+    """The payload as a dict when it is canonical JSON signed by ``public_raw``; else None."""
+    try:
+        data = json.loads(payload)
+        raw_sig = base64.b64decode(signature, validate=True)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(data, dict) or canonical_text(data) != payload:
+        return None
+    return data if verify_signature(public_raw, raw_sig, payload.encode("utf-8")) else None
+
+
+def check_statement(payload: str, signature: str, *, identity_id: str, name: str, public_raw: bytes, vault_id: str) -> list[str]:
+    """What does not match between an identity row and its enrolment statement (empty: all holds)."""
+    try:
+        claimed = base64.b64decode(json.loads(payload).get("public_key", ""), validate=True)
+    except (ValueError, TypeError, AttributeError):
+        return ["its enrolment statement is unreadable"]
+    data = read_signed(payload, signature, claimed)
+    if data is None or data.get("type") != STATEMENT_TYPE:
+        return ["its enrolment statement's signature does not verify"]
+    problems = []
+    if claimed != public_raw:
+        problems.append(
+            f"its owner key {key_fingerprint(public_raw)[:16]} is not the key {key_fingerprint(claimed)[:16]} its enrolment statement pins"
+        )
+    if data.get("identity_id") != identity_id:
+        problems.append(f"the row's id {identity_id} is not the id {data.get('identity_id')} its enrolment statement names")
+    if data.get("name") != name:
+        problems.append(f"the row's name {name!r} is not the name {data.get('name')!r} its enrolment statement names")
+    if data.get("vault") != vault_id:
+        problems.append(f"its enrolment statement was signed for vault {data.get('vault')}, not this vault {vault_id}")
+    return problems
 
 
 def new_owner_key(identity_id: str, talent_passphrase: str, *, scrypt_n: int) -> SealedOwnerKey:
@@ -34,7 +104,7 @@ def new_owner_key(identity_id: str, talent_passphrase: str, *, scrypt_n: int) ->
     sealed = seal(derive_key(talent_passphrase, params), raw, associated_data("owner-key", identity_id))
     public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     kdf_json = json.dumps({"salt": params.salt.hex(), "n": params.n, "r": params.r, "p": params.p})
-    return SealedOwnerKey(public, sealed, kdf_json)
+    return SealedOwnerKey(public, sealed, kdf_json, key)
 
 
 def unlock_owner_key(identity_name: str, identity_id: str, sealed: bytes, kdf_json: str, talent_passphrase: str | None) -> Ed25519PrivateKey:
