@@ -20,9 +20,9 @@ def test_swap_command_prints_the_render_record_as_json(studio, tmp_path):
     done = _swap(studio, str(ASTRONAUT), "-o", str(out), "--identity", "alice", "--grant", studio.grant, "--scope", "film", "--json")
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)
-    assert isinstance(record["render_id"], int) and record["grant_id"] == studio.grant
+    assert len(record["render_id"]) == 16 and record["grant_id"] == studio.grant and record["n"] >= 1
     assert record["settings"]["frames"] == 1
-    assert out.is_file() and studio.vault.render(record["render_id"]) is not None
+    assert out.is_file() and studio.vault.render(int(record["render_id"], 16)) is not None
 
 
 def test_swap_command_with_another_scope_exits_3_and_writes_nothing(studio, tmp_path):

@@ -35,8 +35,9 @@ def test_train_stores_a_model_writes_a_tagged_preview_and_model_commands_see_it(
     assert grid.shape[1] == 5 * 256  # five columns, 64 px cells shown at 256 px
     # The preview shows a swapped face, so it is an output like any render: marked, signed, recorded.
     verdict = tagging.verify(preview, vault=lab["vault"]).as_dict()
-    assert verdict["verdict"] == "synthetic" and verdict["c2pa"]["state"] in ("trusted", "valid")
-    assert lab["vault"].render(verdict["watermark"]["render_id"]).engine == "autoencoder-preview"
+    assert verdict["verdict"] == "intact" and verdict["c2pa"]["state"] == "trusted" and verdict["attribution"] == "hash"
+    assert lab["vault"].render(int(verdict["watermark"]["render_id"], 16)).engine == "autoencoder-preview"
+    assert verdict["consent"]["ok"] and verdict["consent"]["n"] is None  # a preview: the training run's use covers it
     listed = json.loads(cli("model", "list", "--identity", "alice", "--json").stdout)
     assert meta["model"] in [row["id"] for row in listed]
     shown = json.loads(cli("model", "show", meta["model"], "--json").stdout)

@@ -155,15 +155,25 @@ def test_models_round_trip(sqlite_vault, astronaut_item):
     assert sqlite_vault.list_models() == []
 
 
-def test_render_registry_round_trip(vault):
+def test_render_registry_round_trip(vault, astronaut_item):
+    vault.enrol("alice", variants(astronaut_item, 1), talent_passphrase="talent pass")
+    from likeness.consent import Request, authorize, create_grant, take
+
+    grant = create_grant(vault, "alice", grantee="demo-studio", scopes=["film"], expires="2030-01-01", talent_passphrase="talent pass")
+    decision = authorize(vault, Request("alice", grant.id, "film", "render", "demo-studio"))
+    fingerprint = b"fingerprint bytes"
     record = RenderRecord(
-        render_id=(1 << 62) + 12345, grant_id="g", identity="alice", target_sha256="a" * 64, output_sha256="b" * 64,
-        engine="retrieval", settings={"frames": 3, "scope": "film"}, time=1_790_000_000.25,
+        render_id=(1 << 62) + 12345, grant_id=grant.id, identity="alice", target_sha256="a" * 64, output_sha256="b" * 64,
+        engine="retrieval", settings={"frames": 3, "scope": "film"}, time=1_790_000_000.25, n=1, fingerprint=fingerprint,
     )
-    vault.record_render(record)
-    assert vault.render(record.render_id) == record
-    assert vault.render(7) is None
-    assert vault.audit_entries()[-1].event == "render.record"
+    taken = take(vault, decision, use="render", data={}, produce=lambda n: record)
+    assert taken.n == 1 and vault.render(record.render_id) == record == vault.render_by_output("b" * 64)
+    assert vault.render(7) is None and vault.render_by_output("c" * 64) is None
+    last = vault.audit_entries()[-1]
+    assert last.event == "render.record" and last.data["output_sha256"] == "b" * 64 and last.data["n"] == 1
+    with vault.engine.begin() as connection:  # the fingerprint is sealed in the database
+        stored = connection.exec_driver_sql("SELECT fingerprint FROM renders").scalar_one()
+    assert fingerprint not in bytes(stored)
 
 
 def test_firewall_refuses_an_enrolled_face_under_another_name(vault, sfhq_items):

@@ -1,4 +1,6 @@
-"""``likeness verify``: the Done-when of issue 5 on the astronaut, and the JSON a user scripts against."""
+"""``likeness verify`` on files sealed by hand (no vault, no consent proof): the witnesses and the words.
+
+Pipeline outputs with their consent proof are in test_verify_proof."""
 
 from __future__ import annotations
 
@@ -33,15 +35,16 @@ def output(tmp_path_factory, astronaut, chain):
     return folder / "out.png"
 
 
-def test_untouched_output_is_trusted_and_synthetic(output, chain):
-    v = verify(output, trust_root=chain.root_cert_pem)
-    assert v.verdict == "synthetic"
+def test_untouched_output_is_trusted_but_without_a_consent_proof(output, chain):
+    v = verify(output, trust_roots=chain.root_cert_pem)
+    assert v.verdict == "consent-invalid" and v.exit_code == 3  # sealed by hand: no signed grant inside
+    assert any("no signed grant" in r for r in v.reasons)
     assert v.c2pa.state == "trusted"
     assert v.watermark.found and v.watermark.payload == RENDER_ID
     assert v.xmp and v.xmp.endswith("compositeWithTrainedAlgorithmicMedia")
 
 
-def test_jpeg_q50_cropped_to_half_area_is_still_synthetic_with_the_render_id(output, tmp_path):
+def test_jpeg_q50_cropped_to_half_area_still_names_the_render_but_cannot_confirm_it(output, tmp_path):
     image = np.asarray(Image.open(output).convert("RGB"))
     ok, buf = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 50])
     again = cv2.imdecode(buf, cv2.IMREAD_COLOR)
@@ -53,12 +56,14 @@ def test_jpeg_q50_cropped_to_half_area_is_still_synthetic_with_the_render_id(out
     cv2.imwrite(str(tmp_path / "stripped.jpg"), crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
     v = verify(tmp_path / "stripped.jpg")
     assert v.c2pa.state == "absent"
-    assert v.verdict == "synthetic" and v.watermark.payload == RENDER_ID
+    assert v.verdict == "unconfirmed" and v.watermark.payload == RENDER_ID and v.exit_code == 7
+    assert "only the issuing studio can confirm it" in v.reasons[0]
 
 
 def test_unmarked_photo_is_no_mark_found(tmp_path, astronaut):
     Image.fromarray(astronaut).save(tmp_path / "photo.jpg", quality=90)
-    assert verify(tmp_path / "photo.jpg").verdict == "no-mark-found"
+    v = verify(tmp_path / "photo.jpg")
+    assert v.verdict == "no-mark-found" and v.exit_code == 5
 
 
 def test_manifest_over_changed_pixels_is_tampered(output, tmp_path, chain):
@@ -66,7 +71,7 @@ def test_manifest_over_changed_pixels_is_tampered(output, tmp_path, chain):
     other = mark_frame(np.asarray(Image.open(output).convert("RGB"))[::-1].copy(), render_id=RENDER_ID ^ 1, face_boxes=[], visible=False, time=0.0)
     Image.fromarray(other).save(tmp_path / "other.png")
     seal(tmp_path / "other.png", tmp_path / "forged.png", render_id=RENDER_ID, chain_pem=chain.chain_pem, key_pem=chain.leaf_key_pem, consent=CONSENT)
-    assert verify(tmp_path / "forged.png").verdict == "tampered"
+    assert verify(tmp_path / "forged.png").verdict == "tampered" and verify(tmp_path / "forged.png").exit_code == 1
     # And a plain pixel edit under the original manifest breaks its hash.
     data = bytearray(output.read_bytes())
     data[len(data) // 2] ^= 0x40
@@ -76,11 +81,12 @@ def test_manifest_over_changed_pixels_is_tampered(output, tmp_path, chain):
 
 def test_cli_json_has_the_promised_keys(output):
     out = subprocess.run([sys.executable, "-m", "likeness.cli.main", "verify", str(output), "--json"], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "LIKENESS_HOME": str(output.parent / "no-vault")})
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 7, out.stderr  # a signer nobody here trusts: not confirmable
     data = json.loads(out.stdout)
-    assert data["verdict"] == "synthetic"
-    assert data["watermark"]["found"] is True and data["watermark"]["render_id"] == RENDER_ID
+    assert data["verdict"] == "unconfirmed" and data["exit_code"] == 7
+    assert data["watermark"]["found"] is True and data["watermark"]["render_id"] == f"{RENDER_ID:016x}"
     assert data["c2pa"]["state"] == "valid"  # no vault here, so no studio root to trust
+    assert data["c2pa"]["signer_sha256"] and data["c2pa"]["signer_sha256"] in " ".join(data["reasons"])
     assert data["c2pa"]["consent"]["grant_id"] == "g-7"
     assert "digital_source_type" in data["xmp"]
 
@@ -112,4 +118,4 @@ def test_marked_video_is_found_after_reencoding(tmp_path, crf, divide):
         for packet in stream.encode():
             container.mux(packet)
     v = verify(out)
-    assert v.verdict == "synthetic" and v.watermark.payload == RENDER_ID
+    assert v.verdict == "unconfirmed" and v.watermark.payload == RENDER_ID

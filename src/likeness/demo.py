@@ -82,7 +82,8 @@ def run(out: Path) -> list[Path]:
                 suffix = target.suffix.lower() if target.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".mp4", ".mov") else ".mp4"
                 output = out / f"swap-{target.stem}{suffix}"
                 print(f"demo: 4/5 swapping {identity} into {target.name} -> {output}")
-                job = RenderJob(target=target, output=output, identity=identity, grant_id=grant.id, scope="film")
+                job = RenderJob(target=target, output=output, identity=identity, grant_id=grant.id, scope="film",
+                                options={"overwrite": True})  # the demo's own folder: a rerun replaces its outputs
                 record = record_dict(render(job, vault=vault, analyzer=analyzer, progress=True))
                 verdict = _as_dict(tagging.verify(output, vault))
                 c2pa = verdict.get("c2pa") or {}
@@ -90,6 +91,13 @@ def run(out: Path) -> list[Path]:
                 png, page = write_report(out, name=f"report-{target.stem}", target=target, output=output,
                                          record=record, verdict=verdict, notes=CREDITS)
                 written += [output, png, page]
+            # What a talent and the public keep, to check outputs without the vault:
+            # `likeness verify OUTPUT --trust-list studio-root.pem --talent-key TALENT.card`.
+            root, card = out / "studio-root.pem", out / f"{identity}.card"
+            root.write_bytes(vault.c2pa_root())
+            card.write_text(consent.talent_card(vault, identity), encoding="utf-8")
+            written += [root, card]
+            print(f"demo: public check: likeness verify {out / 'swap-*'} --trust-list {root} --talent-key {card}")
     print(f"demo: done in {time.perf_counter() - started:.0f} s")
     return written
 

@@ -16,7 +16,7 @@ from likeness.errors import LikenessError
 
 
 def build_app() -> typer.Typer:
-    from likeness.cli import faces, swap, tagging, train, vault
+    from likeness.cli import doctor, faces, swap, tagging, train, vault
 
     app = typer.Typer(
         name="likeness",
@@ -29,7 +29,7 @@ def build_app() -> typer.Typer:
     def root() -> None:
         """likeness: consent-first face swapping."""
 
-    for module in (faces, vault, swap, tagging, train):
+    for module in (faces, vault, swap, tagging, train, doctor):
         module.register(app)
 
     @app.command()

@@ -32,6 +32,7 @@ def register(app: typer.Typer) -> None:
         crf: int = typer.Option(18, "--crf", help="H.264 quality of video outputs (lower: better)."),
         work_size: Optional[int] = typer.Option(None, "--work-size", help="Largest face side (px) the swap works at; default: the engine's."),
         visible_label: bool = typer.Option(False, "--visible-label", help="Add the visible AI-generated label even if the grant does not ask."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUTPUT if it exists (otherwise it is refused)."),
         as_json: bool = typer.Option(False, "--json", help="Print the render record as JSON."),
     ) -> None:
         """Swap an enrolled identity's face into TARGET, under a grant; the output is watermarked and signed."""
@@ -43,7 +44,7 @@ def register(app: typer.Typer) -> None:
             target=target, output=output, identity=identity, grant_id=grant, scope=scope,
             engine=engine, face=face, reference=reference,
             options={"colour": colour, "blend": blend, "preset": preset, "crf": crf, "work_size": work_size,
-                     "visible_label": visible_label},
+                     "visible_label": visible_label, "overwrite": overwrite},
         )
         if model is not None and engine != "autoencoder":
             raise InputError(f"--model is for the autoencoder engine, not {engine!r}")

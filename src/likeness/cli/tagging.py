@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import typer
 
@@ -28,42 +28,96 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def verify(
-        file: Path = typer.Argument(..., help="Image or video to check."),
+        files: list[Path] = typer.Argument(..., help="Images or videos to check."),
         as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+        talent_key: Optional[Path] = typer.Option(None, "--talent-key", help="A talent card: is the grant signed by this talent's key?"),
+        revocations: Optional[Path] = typer.Option(None, "--revocations", help="The talent's signed revocations file: was the grant revoked before the render?"),
+        trust_list: Optional[Path] = typer.Option(None, "--trust-list", help="PEM file of root certificates to trust (e.g. a studio's published root)."),
     ) -> None:
-        """Say whether FILE is a likeness output: watermark, C2PA state, XMP label, render record."""
+        """Say what FILES are: intact likeness output, tampered, forged mark, confirmed, unconfirmed or no mark.
+
+        Exit code: 0 intact, 1 tampered or forged, 3 consent proof fails, 5 no mark found,
+        6 mark confirmed by the studio, 7 mark not confirmable here; with several files, the
+        worst of them (a render number seen twice under one grant is 3).
+        """
+        from likeness.tagging.verify import duplicates, read_json_file
         from likeness.tagging import verify as run_verify
 
+        card = read_json_file(talent_key, "talent card") if talent_key else None
+        revoked = read_json_file(revocations, "revocations file") if revocations else None
+        roots = _read_trust_list(trust_list) if trust_list else None
         vault = _open_vault_quietly()
         try:
-            verdict = run_verify(file, vault)
+            verdicts = [run_verify(f, vault, trust_roots=roots, talent_card=card, revocations=revoked) for f in files]
         finally:
             close = getattr(vault, "close", None)
             if close:
                 close()
-        data = verdict.as_dict()
+        resets = duplicates(verdicts)
+        codes = [v.exit_code for v in verdicts] + ([3] if resets else [])
+        code = next((c for c in (1, 3, 7, 6, 5) if c in codes), 0)
         if as_json:
-            print(json.dumps(data, indent=2, default=str))
-            return
-        from rich.console import Console
+            reports = [v.as_dict() for v in verdicts]
+            print(json.dumps(reports[0] if len(reports) == 1 and not resets else {"files": reports, "reset_counters": resets},
+                             indent=2, default=str))
+        else:
+            for verdict in verdicts:
+                _print_verdict(verdict)
+            from rich.console import Console
 
-        console = Console()
-        colour = {"synthetic": "yellow", "tampered": "red"}.get(verdict.verdict, "green")
-        console.print(f"[bold {colour}]{verdict.verdict}[/]  {file}")
-        wm = data["watermark"]
-        console.print(f"  watermark: {'found, render ' + wm['render_id_hex'] if wm['found'] else 'not found'} (confidence {wm['confidence']})")
-        c2 = data["c2pa"]
-        line = f"  c2pa: {c2['state']}"
-        if c2["signer"]:
-            line += f", signed by {c2['signer']}"
-        if c2["render_id"] is not None:
-            line += f", render {c2['render_id']:016x}"
-        console.print(line)
-        if c2["consent"]:
-            console.print("  consent: " + ", ".join(f"{k}={v}" for k, v in c2["consent"].items()))
-        console.print(f"  xmp: {data['xmp']['digital_source_type'] or 'none'}")
-        if data["render"]:
-            r = data["render"]
-            console.print(f"  render record: identity {r.get('identity')}, grant {r.get('grant_id')}, at {r.get('created_at', r.get('created', ''))}")
-        for reason in verdict.reasons:
-            console.print(f"  [red]! {reason}[/]")
+            for line in resets:
+                Console().print(f"[bold red]! {line}[/]")
+        if code:
+            raise typer.Exit(code)
+
+
+def _read_trust_list(path: Path) -> bytes:
+    from likeness.errors import InputError
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the trust list: {exc.strerror}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise InputError(f"{path}: not a PEM trust list (no certificate in it)")
+    return data
+
+
+def _print_verdict(verdict: Any) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(highlight=False)
+    data = verdict.as_dict()
+    colour = {"intact": "green", "confirmed": "green", "tampered": "red", "forged": "red", "consent-invalid": "red"}.get(verdict.verdict, "yellow")
+    console.print(f"[bold {colour}]{verdict.verdict}[/]  {escape(data['path'])}")
+    wm = data["watermark"]
+    console.print(f"  watermark: {'found, render ' + wm['render_id'] if wm['found'] else 'not found'} (confidence {wm['confidence']})")
+    if data["secret_mark"] is not None:
+        sm = data["secret_mark"]
+        console.print(f"  studio secret mark: {'found, render ' + sm['render_id'] if sm['found'] else 'not found'}")
+    c2 = data["c2pa"]
+    line = f"  c2pa: {c2['state']}"
+    if c2["signer"]:
+        line += f", signed by {escape(c2['signer'])}"
+    if c2["signer_sha256"] and c2["state"] != "trusted":
+        line += f" (certificate sha256:{c2['signer_sha256'][:32]}…, not trusted here)"
+    if c2["render_id"] is not None:
+        line += f", render {c2['render_id']}"
+    console.print(line)
+    proof = data["consent"]
+    if proof["present"]:
+        card = {True: ", the talent card's key", False: ", NOT the talent card's key", None: ""}[proof["talent_card"]]
+        console.print(f"  consent: grant {proof['grant_id']} from {escape(str(proof['identity']))} ({proof['signer_role']}), "
+                      f"signed by key {str(proof['talent_key'])[:16]}{card}")
+        quota = f"of {proof['of']}" if proof["of"] is not None else "(no limit)"
+        console.print(f"  render {proof['n']} {quota} at {proof['render_time']}, window {proof['not_before']} .. {proof['expires']}"
+                      + (f", revoked {proof['revoked']}" if proof["revoked"] else ""))
+        console.print(f"  audit head: entry {proof['head_seq']} ({'signature ok' if proof['head_ok'] else 'does not verify'})")
+    console.print(f"  xmp: {data['xmp']['digital_source_type'] or 'none'}")
+    if data["render"]:
+        r = data["render"]
+        console.print(f"  render record ({data['attribution']}): {r.get('render_id')}, identity {escape(str(r.get('identity')))}, "
+                      f"grant {r.get('grant_id')}, number {r.get('n')}")
+    for reason in verdict.reasons:
+        console.print(f"  [{colour}]! {escape(reason)}[/]")

@@ -28,19 +28,16 @@ def _preview_writer(path: Path, *, vault, identity: str, grant_id: str, scope: s
     """
     import cv2
 
-    from likeness.consent import load_grant
-    from likeness.render.record import consent_assertion
     from likeness.render.still import write_still
 
     written: list[int] = []
 
     def write(grid) -> None:  # noqa: ANN001 - numpy image
         # Called only after training's consent check passed, so the grant is known to exist.
-        assertion = consent_assertion(grant_id, scope, load_grant(vault, grant_id)[0])
         scale = max(1, 256 // max(1, grid.shape[1] // 5))  # five columns of R px cells: make them judgeable by eye
         if scale > 1:
             grid = cv2.resize(grid, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-        record = write_still(grid, path, vault=vault, identity=identity, grant_id=grant_id, consent=assertion,
+        record = write_still(grid, path, vault=vault, identity=identity, grant_id=grant_id, scope=scope,
                              engine="autoencoder-preview", settings={"kind": "train-preview", "update": len(written) + 1})
         written.append(record.render_id)
 

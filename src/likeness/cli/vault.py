@@ -44,6 +44,17 @@ def _open(*, talent: bool = False):  # -> Vault
     return open_vault(unlocked_settings(talent=talent))
 
 
+def _write_or_print(text: str, out: Path | None) -> None:
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write: {exc.strerror}") from None
+    print(f"wrote {out}")
+
+
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
@@ -173,7 +184,8 @@ def register(app: typer.Typer) -> None:
         if as_json:
             _print_json(data)
             return
-        print(f"{data['name']} ({data['role']}), id {data['id']}, owner key {data['owner_key']}, since {data['created']}")
+        print(f"{data['name']} ({data['role']}), id {data['id']}, since {data['created']}")
+        print(f"  owner key fingerprint {data['owner_key']} (compare with the talent card)")
         print("\n".join(_describe_coverage(ident.coverage)))
         for g in data["grants"]:
             state = "revoked" if g["revoked"] else "active"
@@ -344,7 +356,38 @@ def register(app: typer.Typer) -> None:
         if not decision.allowed:
             raise typer.Exit(3)
 
-    audit = typer.Typer(help="The hash-chained audit log: verify, show.", no_args_is_help=True)
+    @grant.command("revocations")
+    def grant_revocations(
+        name: str = typer.Argument(..., help="The identity whose revocations to export."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="File to write (default: stdout)."),
+    ) -> None:
+        """Write the talent's signed revocations (with their public key): `verify --revocations` reads it."""
+        from likeness.consent import revocations_document
+
+        with _open() as vault:
+            _write_or_print(revocations_document(vault, name), out)
+
+    talent = typer.Typer(help="What a talent keeps and publishes: their card.", no_args_is_help=True)
+    app.add_typer(talent, name="talent")
+
+    @talent.command("card")
+    def talent_card(
+        name: str = typer.Argument(..., help="An enrolled identity."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="File to write (default: stdout)."),
+    ) -> None:
+        """Export NAME's talent card (public key and fingerprint) to publish and compare out of band."""
+        from likeness.consent import talent_card as make_card
+
+        with _open() as vault:
+            _write_or_print(make_card(vault, name), out)
+
+    @app.command("trust-root")
+    def trust_root(out: Optional[Path] = typer.Option(None, "--out", "-o", help="File to write (default: stdout).")) -> None:
+        """Export the studio's C2PA root certificate (PEM): a trust list for `verify --trust-list`."""
+        with _open() as vault:
+            _write_or_print(vault.c2pa_root().decode("ascii"), out)
+
+    audit = typer.Typer(help="The keyed, hash-chained audit log: verify, show, head, check.", no_args_is_help=True)
     app.add_typer(audit, name="audit")
 
     @audit.command("verify")
@@ -360,6 +403,39 @@ def register(app: typer.Typer) -> None:
         if not report.ok:
             raise VaultError(f"audit chain broken at entry {report.bad_seq}: {report.problem}")
         print(f"audit chain intact: {report.entries} entries, head {report.head_seq} {report.head_hash}")
+
+    @audit.command("head")
+    def audit_head(
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="File to write (default: stdout)."),
+        as_json: bool = typer.Option(True, "--json/--text", help="Print the signed head as JSON (the default)."),
+    ) -> None:
+        """Export the chain's head (sequence, hash, time), signed by the studio: keep it, check it later."""
+        with _open() as vault:
+            head = vault.signed_head()
+        text = json.dumps(head, indent=2, sort_keys=True) + "\n"
+        if out is not None or as_json:
+            _write_or_print(text, out)
+        else:
+            print(f"audit head: entry {head['seq']} {head['hash']} at {head['time']} (vault {head['vault']})")
+
+    @audit.command("check")
+    def audit_check(
+        heads: list[Path] = typer.Argument(..., help="Signed heads saved earlier (from `likeness audit head`)."),
+        as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    ) -> None:
+        """Prove the present chain extends each saved head; fails (exit 4) naming what changed."""
+        from likeness.tagging.verify import read_json_file
+
+        documents = [read_json_file(h, "signed audit head") for h in heads]
+        with _open() as vault:
+            results = [(str(h), *vault.check_head(d)) for h, d in zip(heads, documents)]
+        if as_json:
+            _print_json([{"head": h, "ok": ok, "detail": detail} for h, ok, detail in results])
+        else:
+            for h, ok, detail in results:
+                print(f"{'ok' if ok else 'FAILED'}\t{h}\t{detail}")
+        if not all(ok for _, ok, _ in results):
+            raise typer.Exit(VaultError.exit_code)
 
     @audit.command("show")
     def audit_show(

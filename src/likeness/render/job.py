@@ -28,6 +28,7 @@ DEFAULT_OPTIONS: Mapping[str, Any] = {
     "hold_frames": 6,  # a tracked face missing for up to this many frames keeps its last swap
     "preset": "veryfast",  # x264 preset of video outputs: speed for size at the same crf (slower = smaller file)
     "work_size": None,  # largest face side (px) the engine and composite work at; None: the engine's default
+    "overwrite": False,  # replace an existing output file (otherwise it is refused before anything runs)
 }
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 _CHOICES = {"colour": ("reinhard", "histogram", "none"), "blend": ("laplacian", "poisson"), "preset": X264_PRESETS}

@@ -1,8 +1,11 @@
 """The render pipeline: the one code path that writes a file with a swapped face in it.
 
-consent -> probe -> faces (tracks) -> engine -> composite -> watermark -> encode (audio copied)
--> seal (C2PA) -> record + audit -> final name. Consent comes first and a refusal writes
-nothing; every later failure removes the temporary files.
+consent check -> probe -> faces (tracks) -> engine -> composite -> watermark (public and secret
+marks) -> encode (audio copied) -> [take the render from the quota -> seal (C2PA, with the
+render's number and the consent proof) -> record + audit, in one transaction] -> final name.
+Consent is checked first and a refusal writes nothing; the quota is used only when the output
+exists, so every earlier failure uses nothing and removes the temporary files. A render that
+finds the quota filled meanwhile discards its output and says so.
 
 For speed on a 2-core machine, every stage has its own thread and the frames flow through them
 in order. With ``--face largest|all`` and no reference photo, the analysis runs only
@@ -31,8 +34,9 @@ from likeness import consent, faces, media, swap, tagging
 from likeness.errors import ConsentError, InputError, LikenessError, NoFaceError
 from likeness.faces.types import Embedding, Face, Image
 from likeness.render.job import RenderJob
+from likeness.tagging.fingerprint import fingerprint as output_fingerprint
 from likeness.render.prefetch import prefetched
-from likeness.render.output import OutputPlan, PendingOutput, check_output_path, plan_output, sha256_file
+from likeness.render.output import OutputPlan, PendingOutput, check_output_path, pending_registry, plan_output, sha256_file
 from likeness.render.record import RenderRecord, consent_assertion
 from likeness.render.selection import nearest_track, plan_swaps
 
@@ -42,6 +46,7 @@ LOOKAHEAD_FRAMES = 2  # decoded frames waiting for the compositor: bounds memory
 WRITE_AHEAD_FRAMES = 2  # marked frames waiting for the encoder thread
 FRAME_CACHE_BYTES = 1 << 30  # the analysis pass keeps the decoded target in memory up to this, so the swap pass need not decode again
 SOFT_FACE_UPSCALE = 1.5  # a new face enlarged more than this from its real detail is reported
+FINGERPRINT_FRAMES = 8  # marked frames, evenly spread, whose fingerprint the render record keeps
 
 log = logging.getLogger("likeness.render")
 
@@ -65,14 +70,15 @@ def render(
     one is made from ``job.engine``. Raises :class:`ConsentError` (nothing written) when the
     grant does not cover the job, :class:`InputError` for a bad target, output or reference.
     """
-    check_output_path(job.output, job.target)
+    overwrite = bool(job.option("overwrite"))
+    check_output_path(job.output, job.target, overwrite=overwrite)
     if job.reference is not None and not job.reference.is_file():
         raise InputError(f"{job.reference}: no such file (the --reference photo)")
     if engine is None and job.engine not in swap.engine_names():
         raise InputError(f"unknown swap engine {job.engine!r}; available: {', '.join(swap.engine_names())}")
     decision = _authorize(job, vault)
     info = media.probe(job.target)
-    plan = plan_output(job.output, job.target, info.kind)
+    plan = plan_output(job.output, job.target, info.kind, overwrite=overwrite)
 
     max_gap = int(job.option("hold_frames"))
     # Analysis and swap run together when no choice of faces waits for the end of the target
@@ -95,7 +101,9 @@ def render(
     render_id = new_render_id()
     visible = bool(job.option("visible_label")) or bool(getattr(decision.grant, "visible_label", False))
     swapper = FrameSwapper(engine, colour=job.option("colour"), blend=job.option("blend"))
-    with PendingOutput(plan) as pending, pending.named_in_errors():
+    marks = _Marks(info, vault.watermark_key(), render_id)
+    is_recorded = lambda sha: vault.render_by_output(sha) is not None  # noqa: E731 - a recorded output is recovered, not swept
+    with PendingOutput(plan, registry=pending_registry(vault.settings.home), is_recorded=is_recorded) as pending, pending.named_in_errors():
         if streaming:
             analysis, selected, holds = _Analysis(faces=[]), [], []
             frames = _streamed(job, info, analyzer, progress, analysis, selected, holds)
@@ -104,7 +112,7 @@ def render(
             if frames is None:
                 frames = prefetched(_frames(job.target, info, progress, "swapping"), LOOKAHEAD_FRAMES, name="likeness-decode")
         try:
-            count = _encode(frames, pending.encoded, plan, job, info, render_id, visible, selected, holds, swapper)
+            count = _encode(frames, pending.encoded, plan, job, info, marks, visible, selected, holds, swapper)
         finally:
             frames.close()  # stops the decode and analysis threads at once, even on an error
         if streaming:
@@ -115,26 +123,51 @@ def render(
                 # A face that grew into the largest late in the target: swap again with the final choice.
                 log.info("%s: the choice of faces changed after the swap began; swapping again", job.target)
                 swapper = FrameSwapper(engine, colour=job.option("colour"), blend=job.option("blend"))
+                marks = _Marks(info, vault.watermark_key(), render_id)
                 frames = prefetched(_frames(job.target, info, progress, "swapping again"), LOOKAHEAD_FRAMES, name="likeness-decode")
                 try:
-                    count = _encode(frames, pending.encoded, plan, job, info, render_id, visible, *final, swapper)
+                    count = _encode(frames, pending.encoded, plan, job, info, marks, visible, *final, swapper)
                 finally:
                     frames.close()
         if swapper.swapped_frames == 0:
             raise LikenessError(f"{job.target}: the {job.engine} engine failed on every frame; nothing was written")
+        pending.checkpoint("encoded")
+        fingerprint = output_fingerprint(marks.samples).to_bytes()
         chain_pem, key_pem = vault.c2pa_signing()
-        tagging.seal(
-            pending.encoded,
-            pending.sealed,
-            render_id=render_id,
-            chain_pem=chain_pem,
-            key_pem=key_pem,
-            consent=consent_assertion(job.grant_id, job.scope, decision.grant),
-        )
-        record = _record(job, render_id, pending.sealed, count, swapper)
-        vault.record_render(record)  # audited by the vault; recorded before the rename, so no output is ever unregistered
-        pending.commit()
-    return record
+
+        def produce(n: int) -> RenderRecord:
+            # Runs inside the ledger's transaction: the number sealed into the output is exact.
+            now = time.time()
+            pending.checkpoint("sealing")
+            assertion = consent_assertion(
+                grant=decision.grant, signed=decision.signed, public_key=decision.public_key, scope=job.scope,
+                vault_id=vault.vault_id, head=decision.head, n=n, time=now,
+            )
+            tagging.seal(pending.encoded, pending.sealed, render_id=render_id, chain_pem=chain_pem, key_pem=key_pem,
+                         consent=assertion, workdir=pending.folder)
+            pending.checkpoint("sealed")
+            return _record(job, render_id, pending.sealed, count, swapper, n=n, fingerprint=fingerprint, when=now)
+
+        # Recorded before the rename, so no output is ever unregistered (doctor finishes a rename cut short).
+        taken = consent.take(vault, decision, use="render", data={"engine": job.engine, "scope": job.scope}, produce=produce)
+        pending.commit(overwrite=overwrite)
+    assert taken.render is not None
+    return taken.render
+
+
+class _Marks:
+    """The render's watermarker (public and secret marks) and the marked frames its fingerprint samples."""
+
+    def __init__(self, info: media.MediaInfo, secret_key: bytes, render_id: int) -> None:
+        self.render_id = render_id
+        self.marker = tagging.Watermarker(tagging.PUBLIC_KEY, video=info.kind == "video", secret_key=secret_key)
+        total = max(1, int(info.frame_count or 1)) if info.kind == "video" else 1
+        self.wanted = {round(i * (total - 1) / max(1, FINGERPRINT_FRAMES - 1)) for i in range(min(FINGERPRINT_FRAMES, total))}
+        self.samples: list[Image] = []
+
+    def keep(self, index: int, image: Image) -> None:
+        if index in self.wanted and len(self.samples) < FINGERPRINT_FRAMES:
+            self.samples.append(image)
 
 
 def _make_engine(job: RenderJob) -> swap.Engine:
@@ -149,7 +182,7 @@ def _make_engine(job: RenderJob) -> swap.Engine:
 
 
 def _authorize(job: RenderJob, vault: Any) -> Any:
-    """Ask consent (which audits the decision and takes one render from the quota)."""
+    """Ask consent (which audits the decision); the quota is used only when the output exists."""
     request = consent.Request(identity=job.identity, grant_id=job.grant_id, scope=job.scope, use="render", studio=vault.studio)
     decision = consent.authorize(vault, request)
     if not decision.allowed:
@@ -387,7 +420,7 @@ def _encode(
     plan: OutputPlan,
     job: RenderJob,
     info: media.MediaInfo,
-    render_id: int,
+    marks: _Marks,
     visible: bool,
     selected: list[list[Face]],
     holds: list[list[int]],
@@ -395,7 +428,8 @@ def _encode(
 ) -> int:
     """Swap, watermark and write every frame to ``path``; returns the number of frames."""
     count = 0
-    marker = tagging.Watermarker(tagging.PUBLIC_KEY, video=info.kind == "video")  # one per render: layout and tiled pattern reused by every frame
+    marks.samples.clear()
+    marker, render_id = marks.marker, marks.render_id  # one per render: layouts and tiled patterns reused by every frame
     with ExitStack() as stack:
         # Three stages on three threads, in frame order: the engine works a frame or two ahead,
         # this thread composites (the smoothing state is this thread's alone) and watermarks,
@@ -414,6 +448,7 @@ def _encode(
             held = holds[frame.index] if frame.index < len(holds) else []
             swapped = swapper.apply(frame.image, proposals.result(), held, frame.time)
             marked = mark(swapped, frame, [face.box for face in chosen])
+            marks.keep(frame.index, marked)
             if info.kind == "image":
                 media.write_image(path, marked, quality=int(job.option("quality")))
             else:
@@ -444,7 +479,8 @@ def _encode(
     return count
 
 
-def _record(job: RenderJob, render_id: int, output_file: Path, frames: int, swapper: FrameSwapper) -> RenderRecord:
+def _record(job: RenderJob, render_id: int, output_file: Path, frames: int, swapper: FrameSwapper, *,
+            n: int, fingerprint: bytes, when: float) -> RenderRecord:
     settings = {
         **job.settings(),
         "target": str(job.target),
@@ -469,5 +505,7 @@ def _record(job: RenderJob, render_id: int, output_file: Path, frames: int, swap
         output_sha256=sha256_file(output_file),
         engine=job.engine,
         settings=settings,
-        time=time.time(),
+        time=when,
+        n=n,
+        fingerprint=fingerprint,
     )

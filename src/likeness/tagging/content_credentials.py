@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ CONSENT_LABEL = "com.likeness.consent"
 SOFT_BINDING_LABEL = "c2pa.soft-binding"
 SOFT_BINDING_ALG = "com.likeness.watermark.v1"
 SIGNABLE = {".jpg", ".jpeg", ".png", ".webp", ".mp4", ".mov"}
-CONSENT_KEYS = ("grant_id", "scope", "signer_role", "expires")
+CONSENT_KEYS = ("grant_id", "scope", "signer_role", "expires", "vault", "grant", "render", "audit_head")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class Manifest:
     signer: str | None = None
     actions: tuple[str, ...] = ()
     failures: tuple[str, ...] = ()
+    signer_serial: int | None = None  # serial number of the signing certificate
+    signer_sha256: str | None = None  # SHA-256 fingerprint of the signing certificate, when found in the file
 
 
 def _context(settings: dict[str, Any]) -> c2pa.Context:
@@ -114,7 +116,10 @@ def sign(
 
 
 def read_manifest(path: str | Path, trust_root: bytes | None = None) -> Manifest:
-    """The active manifest of ``path`` and its validation state, offline."""
+    """The active manifest of ``path`` and its validation state, offline.
+
+    ``trust_root``: one or more PEM root certificates; "trusted" means chained to one of them.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
@@ -134,7 +139,41 @@ def read_manifest(path: str | Path, trust_root: bytes | None = None) -> Manifest
         store = json.loads(reader.json())
     finally:
         reader.close()
-    return _summarise(store)
+    manifest = _summarise(store)
+    if manifest.signer_serial is not None:
+        manifest = replace(manifest, signer_sha256=_certificate_sha256(path, manifest.signer_serial))
+    return manifest
+
+
+def _certificate_sha256(path: Path, serial: int) -> str | None:
+    """SHA-256 of the DER certificate with ``serial`` embedded in the file (the signer's), if found.
+
+    The SDK does not hand out the signing certificate; the manifest store holds it as DER
+    inside the COSE signature, so the file is scanned for certificates and the one whose serial
+    the SDK reported as the signer's is taken.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    start = 0
+    while True:
+        at = data.find(b"\x30\x82", start)
+        if at < 0 or at + 4 > len(data):
+            return None
+        length = int.from_bytes(data[at + 2 : at + 4], "big") + 4
+        start = at + 1
+        if length < 200 or at + length > len(data):
+            continue
+        try:
+            cert = x509.load_der_x509_certificate(data[at : at + length])
+        except ValueError:
+            continue
+        if cert.serial_number == serial:
+            return cert.fingerprint(hashes.SHA256()).hex()
 
 
 def _summarise(store: dict[str, Any]) -> Manifest:
@@ -169,12 +208,18 @@ def _summarise(store: dict[str, Any]) -> Manifest:
                 failures = failures + ("soft binding value unreadable",)
         elif label == CONSENT_LABEL:
             consent = dict(data)
+    info = active.get("signature_info") or {}
+    try:
+        serial = int(info["cert_serial_number"]) if info.get("cert_serial_number") else None
+    except (TypeError, ValueError):
+        serial = None
     return Manifest(
         state=state,
         render_id=render_id,
         digital_source_type=source,
         consent=consent,
-        signer=(active.get("signature_info") or {}).get("common_name"),
+        signer_serial=serial,
+        signer=info.get("common_name"),
         actions=tuple(actions),
         failures=failures,
     )

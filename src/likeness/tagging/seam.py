@@ -47,11 +47,15 @@ def seal(
     chain_pem: bytes,
     key_pem: bytes,
     consent: dict[str, Any],
+    workdir: str | Path | None = None,
 ) -> None:
-    """Write ``path_out``: ``path_in`` with the XMP label (images) and a signed C2PA manifest."""
+    """Write ``path_out``: ``path_in`` with the XMP label (images) and a signed C2PA manifest.
+
+    ``workdir``: where the staged copy lives (the render's own hidden folder); default beside ``path_out``.
+    """
     path_in, path_out = Path(path_in), Path(path_out)
     # XMP goes in first so the C2PA hard binding covers it; the copy holds only marked pixels.
-    with tempfile.TemporaryDirectory(dir=path_out.parent) as tmp:
+    with tempfile.TemporaryDirectory(dir=workdir or path_out.parent, prefix=".likeness-seal-") as tmp:
         staged = Path(tmp) / f"staged{path_in.suffix.lower()}"
         shutil.copyfile(path_in, staged)
         add_xmp_label(staged)

@@ -1,26 +1,76 @@
 """``verify``: is this file a likeness output, which render, and does its paperwork still hold?
 
-Three independent witnesses: the watermark (survives re-encoding and stripping), the C2PA
-manifest (signed, breaks on any change) and the XMP label (informative only). The verdict:
-- ``tampered``: a manifest is present but fails validation, or it names a render id that the
-  pixels' watermark contradicts (the SDK does not check soft bindings against pixels);
-- ``synthetic``: a watermark or a valid manifest says this is a likeness output;
-- ``no-mark-found``: neither (which is not proof that the file is authentic).
+Witnesses: the public watermark (anyone can read it, and so anyone can forge it), the studio's
+secret mark (only the vault's key reads it), the C2PA manifest (signed, breaks on any change,
+carrying the talent-signed grant, the render's number and a signed audit head), the XMP label
+(informative only), and, with the vault, the render registry, found only through evidence: the
+file's own hash, or a perceptual fingerprint that agrees with the record the mark names.
+
+Verdicts, in words that do not overclaim (and the exit code ``likeness verify`` gives):
+- ``intact`` (0): a signed, intact likeness output: the manifest validates against a trusted
+  root (the studio's, or one in a trust list), its hash binding holds and its consent proof checks.
+- ``tampered`` (1): a manifest is present but fails (changed pixels, a manifest over other
+  pixels, a bad signature), or it contradicts the watermark.
+- ``forged`` (1): the picture carries a likeness mark naming render X, but it is not that
+  render: the mark was forged or moved (needs the vault, which holds X's fingerprint).
+- ``consent-invalid`` (3): an intact output whose consent proof fails (grant signature, window,
+  quota, revoked before the render, a render number seen twice).
+- ``no-mark-found`` (5): no likeness mark, which is not proof that the file is authentic.
+- ``confirmed`` (6): no intact manifest, but the studio confirms the mark: the picture matches
+  render X's fingerprint, or carries the studio's secret mark.
+- ``unconfirmed`` (7): a likeness mark naming render X is present (or a manifest from a signer
+  nobody trusts here); only the issuing studio can confirm it.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from likeness.errors import InputError, LikenessError
+from likeness.faces.types import Image
 from likeness.tagging.content_credentials import Manifest, read_manifest
 from likeness.tagging.watermark import PUBLIC_KEY, Detection, Watermarker
 from likeness.tagging.xmp import read_xmp_label
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".m4v"}
 MAX_VIDEO_FRAMES = 24  # sampled evenly; pooled detection needs few frames
+EXIT_CODES = {"intact": 0, "tampered": 1, "forged": 1, "consent-invalid": 3, "no-mark-found": 5, "confirmed": 6, "unconfirmed": 7}
+_NO_MARK = Detection(False, None, 0.0)
+
+
+def hex_id(render_id: int | None) -> str | None:
+    """A render id as people and JSON see it everywhere: 16 lower-case hex digits."""
+    return None if render_id is None else f"{int(render_id):016x}"
+
+
+@dataclass(frozen=True)
+class ConsentProof:
+    """What the manifest's consent assertion proves without the vault."""
+
+    present: bool
+    ok: bool = False
+    grant_id: str | None = None
+    identity: str | None = None
+    signer_role: str | None = None
+    talent_key: str | None = None  # fingerprint of the key that signed the grant
+    talent_card: bool | None = None  # with --talent-key: whether that key is the card's
+    n: int | None = None
+    of: int | None = None
+    render_time: str | None = None
+    not_before: str | None = None
+    expires: str | None = None
+    revoked: str | None = None  # with --revocations: when the grant was revoked, if it was
+    head_seq: int | None = None
+    head_ok: bool | None = None
+    vault: str | None = None
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -34,68 +84,352 @@ class Verdict:
     xmp: str | None
     render: dict[str, Any] | None = None
     reasons: tuple[str, ...] = field(default=())
+    secret_mark: Detection | None = None  # None: not looked for (no vault)
+    consent: ConsentProof = ConsentProof(present=False)
+    sha256: str = ""
+    attribution: str | None = None  # how the render record was found: "hash", "fingerprint", "secret-mark"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
 
     def as_dict(self) -> dict[str, Any]:
         wm = self.watermark
+        c2pa = {**asdict(self.c2pa), "actions": list(self.c2pa.actions), "failures": list(self.c2pa.failures)}
+        c2pa["render_id"] = hex_id(self.c2pa.render_id)
+        c2pa["signer_serial"] = None if self.c2pa.signer_serial is None else str(self.c2pa.signer_serial)
         return {
             "path": self.path,
             "verdict": self.verdict,
+            "exit_code": self.exit_code,
+            "sha256": self.sha256,
             "reasons": list(self.reasons),
-            "watermark": {
-                "found": wm.found,
-                "render_id": wm.payload,
-                "render_id_hex": f"{wm.payload:016x}" if wm.payload is not None else None,
-                "confidence": round(wm.confidence, 3),
+            "watermark": {"found": wm.found, "render_id": hex_id(wm.payload), "confidence": round(wm.confidence, 3)},
+            "secret_mark": None if self.secret_mark is None else {
+                "found": self.secret_mark.found, "render_id": hex_id(self.secret_mark.payload),
+                "confidence": round(self.secret_mark.confidence, 3),
             },
-            "c2pa": {**asdict(self.c2pa), "actions": list(self.c2pa.actions), "failures": list(self.c2pa.failures)},
+            "c2pa": c2pa,
+            "consent": {**asdict(self.consent), "problems": list(self.consent.problems)},
             "xmp": {"digital_source_type": self.xmp},
             "render": self.render,
+            "attribution": self.attribution,
         }
 
 
-def verify(path: str | Path, vault: Any = None, *, trust_root: bytes | None = None, marker: Watermarker | None = None) -> Verdict:
-    """Check ``path``; ``vault`` (optional) supplies the trust root and the render record."""
+def verify(
+    path: str | Path,
+    vault: Any = None,
+    *,
+    trust_roots: bytes | None = None,
+    talent_card: dict[str, Any] | None = None,
+    revocations: dict[str, Any] | None = None,
+    marker: Watermarker | None = None,
+) -> Verdict:
+    """Check ``path``. ``vault`` (optional) supplies its root, its secret mark and its registry;
+    ``trust_roots`` are PEM roots from a trust list; ``talent_card`` and ``revocations`` are the
+    talent's own published key and signed revocations."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    if trust_root is None and vault is not None:
-        try:
-            trust_root = vault.c2pa_root()
-        except LikenessError:
-            trust_root = None
-    marker = marker or Watermarker(PUBLIC_KEY)
-    manifest = read_manifest(path, trust_root)
+    roots = (trust_roots or b"") + (_vault_root(vault) or b"")
+    manifest = read_manifest(path, roots or None)
     unreadable = None
     try:
-        detection = _detect_file(path, marker)
+        frames = _frames(path)
     except InputError as exc:
         if manifest.state == "absent":
             raise
-        detection, unreadable = Detection(False, None, 0.0), str(exc)
+        frames, unreadable = [], str(exc)
+    marker = marker or Watermarker(PUBLIC_KEY)
+    detection = _detect(marker, frames) if frames else _NO_MARK
+    secret = _detect(Watermarker(vault.watermark_key()), frames) if vault is not None and frames else None
     xmp = read_xmp_label(path)
+    digest = _sha256(path)
+    proof = consent_proof(manifest.consent, manifest, talent_card=talent_card, revocations=revocations) if manifest.state != "absent" else ConsentProof(False)
 
     reasons: list[str] = [f"pixels unreadable: {unreadable}"] if unreadable else []
+    mark_id = detection.payload if detection.found else None
+    secret_id = secret.payload if secret is not None and secret.found else None
+    if secret_id is not None and mark_id is not None and secret_id != mark_id:
+        reasons.append(f"the public mark names render {hex_id(mark_id)} but the studio's secret mark names {hex_id(secret_id)}")
+
+    record, attribution = None, None
+    if vault is not None:
+        record = _registry(vault, "by-hash", digest)
+        if record is not None:
+            attribution = "hash"
+    verdict: str
     if manifest.state == "invalid":
-        reasons.append("the C2PA manifest does not validate: " + ("; ".join(manifest.failures) or "invalid"))
-    if manifest.render_id is not None and detection.found and detection.payload != manifest.render_id:
-        reasons.append(f"watermark render id {detection.payload:016x} contradicts the manifest's {manifest.render_id:016x}")
-    if manifest.state in ("valid", "trusted") and manifest.render_id is not None and not detection.found:
-        reasons.append("manifest names a render but no watermark was found in the pixels")
-    if manifest.state == "invalid" or any("contradicts" in r for r in reasons):
         verdict = "tampered"
-    elif detection.found or manifest.state in ("valid", "trusted"):
-        verdict = "synthetic"
+        reasons.append(_invalid_reason(manifest))
+    elif manifest.render_id is not None and mark_id is not None and mark_id != manifest.render_id:
+        verdict = "tampered"
+        reasons.append(f"the watermark names render {hex_id(mark_id)}, contradicting the manifest's {hex_id(manifest.render_id)}")
+    elif manifest.state in ("valid", "trusted"):
+        if manifest.render_id is not None and mark_id is None and frames:
+            reasons.append("the manifest names a render but no watermark was found in the pixels")
+        if record is not None and manifest.consent.get("grant_id") not in (None, record.get("grant_id")):
+            reasons.append(f"the manifest names grant {manifest.consent.get('grant_id')}, the render record grant {record.get('grant_id')}")
+        if manifest.state != "trusted" and record is None:
+            verdict = "unconfirmed"
+            reasons.append(f"signed by a certificate nobody here trusts ({_signer(manifest)}); only the issuing studio, or its "
+                           "root in a trust list (--trust-list), can confirm it")
+        elif not proof.ok:
+            verdict = "consent-invalid"
+            if not proof.present:
+                reasons.append("consent: the manifest carries no signed grant (no consent proof)")
+        else:
+            verdict = "intact"
+        reasons += [f"consent: {p}" for p in proof.problems]
     else:
-        verdict = "no-mark-found"
-
-    render = None
-    render_id = detection.payload if detection.found else manifest.render_id
-    if vault is not None and render_id is not None:
-        render = _render_record(vault, render_id)
-    return Verdict(str(path), verdict, detection, manifest, xmp, render, tuple(reasons))
+        verdict, record, attribution, more = _attribute(vault, frames, mark_id, secret_id)
+        reasons += more
+    return Verdict(str(path), verdict, detection, manifest, xmp, record, tuple(reasons), secret, proof, digest, attribution)
 
 
-def _detect_file(path: Path, marker: Watermarker) -> Detection:
+def _attribute(vault: Any, frames: list[Image], mark_id: int | None, secret_id: int | None) -> tuple[str, dict | None, str | None, list[str]]:
+    """Verdict for a file without a manifest: only evidence attributes it to a render."""
+    named = mark_id if mark_id is not None else secret_id
+    if named is None:
+        return "no-mark-found", None, None, []
+    if vault is None:
+        return "unconfirmed", None, None, [f"a likeness mark naming render {hex_id(named)} is present; only the issuing studio can confirm it"]
+    record = _registry(vault, "by-id", named)
+    if record is None:
+        if secret_id is not None:
+            return "unconfirmed", None, None, [f"the studio's secret mark is present, but no render {hex_id(named)} is recorded in this vault"]
+        return "unconfirmed", None, None, [
+            f"a likeness mark naming render {hex_id(named)} is present, but this studio has no such render; only the issuing studio can confirm it"
+        ]
+    # Every render carries the studio's secret mark beside the public one, at least as robust: a
+    # public mark read without it was laid by someone else.
+    match = _fingerprint_match(vault, named, frames)
+    if secret_id == named and (match is None or match.matched):
+        how = f"matches render {hex_id(named)} ({match.detail})" if match is not None else f"the studio's secret mark names render {hex_id(named)} (no fingerprint recorded)"
+        return "confirmed", record, "fingerprint" if match is not None else "secret-mark", [how]
+    if secret_id == named:
+        return "forged", None, None, [
+            f"carries the studio's marks naming render {hex_id(named)}, but the picture is not that render: the marks were moved"
+        ]
+    resembles = " (the picture resembles render " + hex_id(named) + ": it may be the photo that render was made from)" if match is not None and match.matched else ""
+    return "forged", None, None, [
+        f"carries a likeness mark naming render {hex_id(named)}, but the picture is not that render: the mark was forged or moved"
+        f" (the studio's secret mark, laid with every render, is absent){resembles}"
+    ]
+
+
+def _fingerprint_match(vault: Any, render_id: int, frames: list[Image]) -> Any:
+    from likeness.tagging.fingerprint import Fingerprint, compare
+
+    try:
+        stored = vault.render(render_id)
+    except LikenessError:
+        return None
+    if stored is None or not getattr(stored, "fingerprint", None) or not frames:
+        return None
+    try:
+        return compare(Fingerprint.from_bytes(stored.fingerprint), frames)
+    except InputError:
+        return None
+
+
+def consent_proof(
+    assertion: dict[str, Any],
+    manifest: Manifest | None = None,
+    *,
+    talent_card: dict[str, Any] | None = None,
+    revocations: dict[str, Any] | None = None,
+) -> ConsentProof:
+    """Check the consent assertion without any vault: grant signature, window, number, key, head."""
+    from likeness.consent.grants import Grant, Revocation
+    from likeness.errors import ConsentError
+    from likeness.vault.heads import check_head
+    from likeness.vault.talent_keys import key_fingerprint, read_signed
+
+    signed = assertion.get("grant") if isinstance(assertion, dict) else None
+    if not isinstance(signed, dict):
+        return ConsentProof(present=False, problems=("the manifest carries no signed grant",) if assertion else ())
+    problems: list[str] = []
+    try:
+        public = base64.b64decode(str(signed.get("public_key", "")), validate=True)
+    except ValueError:
+        public = b""
+    data = read_signed(str(signed.get("payload", "")), str(signed.get("signature", "")), public) if len(public) == 32 else None
+    grant = None
+    if data is None:
+        problems.append("the grant's signature does not verify against the key it carries")
+    else:
+        try:
+            grant = Grant.from_payload(data)
+        except ConsentError as exc:
+            problems.append(str(exc))
+    fingerprint = key_fingerprint(public) if public else None
+    render = assertion.get("render") if isinstance(assertion.get("render"), dict) else {}
+    n, of, when = render.get("n"), render.get("of"), _when(render.get("time"))
+    if grant is not None:
+        if grant.talent_key != fingerprint:
+            problems.append("the grant names another talent key than the one that signed it")
+        if grant.id != assertion.get("grant_id"):
+            problems.append(f"the manifest names grant {assertion.get('grant_id')}, the signed grant is {grant.id}")
+        if assertion.get("vault") not in (None, grant.vault):
+            problems.append(f"the output claims vault {assertion.get('vault')}, the grant is for vault {grant.vault}")
+        if when is None:
+            problems.append("the render time is missing or unreadable")
+        elif not grant.not_before <= when < grant.expires:
+            problems.append(f"rendered at {when.isoformat()}, outside the grant's window {grant.not_before.isoformat()} .. {grant.expires.isoformat()}")
+        if render.get("kind") == "preview" and n is None:
+            pass  # a training preview: the training run's own use of the grant covers it
+        elif not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            problems.append("the render carries no number under its grant")
+        elif grant.max_renders is not None and n > grant.max_renders:
+            problems.append(f"render number {n} is beyond the grant's quota of {grant.max_renders}")
+        if of != grant.max_renders:
+            problems.append(f"the output states a quota of {of}, the signed grant {grant.max_renders}")
+    card_match = None
+    if talent_card is not None:
+        card_key = _card_key(talent_card)
+        card_match = card_key is not None and card_key == public
+        if not card_match:
+            problems.append("the grant was not signed by the key on the talent card")
+    revoked = None
+    if revocations is not None and grant is not None:
+        revoked, more = _revoked(revocations, public, grant.id, Revocation)
+        problems += more
+        if revoked is not None and when is not None and revoked <= when:
+            problems.append(f"the grant was revoked on {revoked.isoformat()}, before this render")
+    head = assertion.get("audit_head")
+    head_ok, head_seq = None, None
+    if isinstance(head, dict):
+        checked = check_head(head)
+        head_ok = checked.ok and (manifest is None or manifest.signer_serial is None or checked.serial == manifest.signer_serial)
+        head_seq = head.get("seq") if isinstance(head.get("seq"), int) else None
+        if not checked.ok:
+            problems.append(f"audit head: {checked.problem}")
+        elif not head_ok:
+            problems.append("the audit head was signed by another certificate than the manifest")
+    else:
+        problems.append("the output carries no signed audit head")
+    return ConsentProof(
+        present=True,
+        ok=not problems,
+        grant_id=grant.id if grant else assertion.get("grant_id"),
+        identity=grant.identity if grant else None,
+        signer_role=grant.signer_role if grant else None,
+        talent_key=fingerprint,
+        talent_card=card_match,
+        n=n if isinstance(n, int) else None,
+        of=of if isinstance(of, int) else None,
+        render_time=when.isoformat() if when else None,
+        not_before=grant.not_before.isoformat() if grant else None,
+        expires=grant.expires.isoformat() if grant else None,
+        revoked=revoked.isoformat() if revoked else None,
+        head_seq=head_seq,
+        head_ok=head_ok,
+        vault=grant.vault if grant else None,
+        problems=tuple(problems),
+    )
+
+
+def duplicates(verdicts: list[Verdict]) -> list[str]:
+    """Proof of a reset counter: two different renders carrying one number under one grant."""
+    seen: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for v in verdicts:
+        if v.consent.present and v.consent.grant_id and v.consent.n is not None and v.c2pa.render_id is not None:
+            seen[(v.consent.grant_id, v.consent.n)].add(hex_id(v.c2pa.render_id) or "")
+    return [
+        f"renders {', '.join(sorted(ids))} all carry number {n} under grant {grant}: the render counter was reset"
+        for (grant, n), ids in sorted(seen.items()) if len(ids) > 1
+    ]
+
+
+def _card_key(card: dict[str, Any]) -> bytes | None:
+    from likeness.vault.talent_keys import key_fingerprint
+
+    try:
+        key = base64.b64decode(str(card.get("public_key", "")), validate=True)
+    except ValueError:
+        return None
+    if len(key) != 32 or card.get("fingerprint") not in (None, key_fingerprint(key)):
+        return None
+    return key
+
+
+def _revoked(document: dict[str, Any], public: bytes, grant_id: str, revocation_type: Any) -> tuple[datetime | None, list[str]]:
+    """When the talent's signed revocations file revokes ``grant_id`` (None: it does not)."""
+    from likeness.errors import ConsentError
+    from likeness.vault.talent_keys import read_signed
+
+    if _card_key(document) != public:
+        return None, ["the revocations file is for another talent key than the one that signed the grant"]
+    problems, found = [], None
+    for item in document.get("revocations") or []:
+        data = read_signed(str(item.get("payload", "")), str(item.get("signature", "")), public) if isinstance(item, dict) else None
+        if data is None:
+            problems.append("a revocation in the file does not verify against the talent key")
+            continue
+        try:
+            revocation = revocation_type.from_payload(data)
+        except ConsentError:
+            problems.append("a revocation in the file is unreadable")
+            continue
+        if revocation.grant_id == grant_id:
+            found = revocation.revoked if found is None else min(found, revocation.revoked)
+    return found, problems
+
+
+def _when(text: Any) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _invalid_reason(manifest: Manifest) -> str:
+    text = "; ".join(manifest.failures) or "invalid"
+    if "dataHash.mismatch" in text or "hash" in text.lower():
+        return f"the C2PA manifest does not match these pixels (it was copied from another file, or the file was changed): {text}"
+    return f"the C2PA manifest does not validate: {text}"
+
+
+def _signer(manifest: Manifest) -> str:
+    name = manifest.signer or "an unnamed signer"
+    return f"{name}, certificate sha256:{manifest.signer_sha256}" if manifest.signer_sha256 else name
+
+
+def _vault_root(vault: Any) -> bytes | None:
+    if vault is None:
+        return None
+    try:
+        return vault.c2pa_root()
+    except LikenessError:
+        return None
+
+
+def _registry(vault: Any, how: str, key: Any) -> dict[str, Any] | None:
+    try:
+        record = vault.render_by_output(key) if how == "by-hash" else vault.render(key)
+    except LikenessError:
+        return None
+    if record is None:
+        return None
+    data = asdict(record)
+    data.pop("fingerprint", None)
+    data["render_id"] = hex_id(record.render_id)
+    return {k: (v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v)) for k, v in data.items()}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _frames(path: Path) -> list[Image]:
+    """The image, or up to ``MAX_VIDEO_FRAMES`` evenly sampled frames of a video."""
     from likeness import media
 
     if path.suffix.lower() in VIDEO_SUFFIXES or media.is_video(path):
@@ -103,32 +437,42 @@ def _detect_file(path: Path, marker: Watermarker) -> Detection:
         total = max(1, int(info.frame_count or 1))
         step = max(1, total // MAX_VIDEO_FRAMES)
         frames = []
-        for frame in media.read_frames(path):
-            if frame.index % step == 0:
-                frames.append(frame.image)
-            if len(frames) >= MAX_VIDEO_FRAMES:
-                break
+        with media.read_frames(path) as reader:
+            for frame in reader:
+                if frame.index % step == 0:
+                    frames.append(frame.image)
+                if len(frames) >= MAX_VIDEO_FRAMES:
+                    break
         if not frames:
             raise InputError(f"{path}: no frames could be decoded")
-        # Pool in groups so a scene cut or a fade cannot drown the rest; any group may find it.
-        pooled = marker.detect_frames(frames)
-        if pooled.found:
-            return pooled
-        best = pooled
-        for start in range(0, len(frames), 4):
-            d = marker.detect_frames(frames[start : start + 4])
-            if d.found:
-                return d
-        return best
-    return marker.detect(media.read_image(path))
+        return frames
+    return [media.read_image(path)]
 
 
-def _render_record(vault: Any, render_id: int) -> dict[str, Any] | None:
+def _detect(marker: Watermarker, frames: list[Image]) -> Detection:
+    if len(frames) == 1:
+        return marker.detect(frames[0])
+    # Pool in groups so a scene cut or a fade cannot drown the rest; any group may find it.
+    pooled = marker.detect_frames(frames)
+    if pooled.found:
+        return pooled
+    for start in range(0, len(frames), 4):
+        found = marker.detect_frames(frames[start : start + 4])
+        if found.found:
+            return found
+    return pooled
+
+
+def read_json_file(path: Path, what: str) -> dict[str, Any]:
+    """A small JSON file the user names (talent card, revocations, head), or one clear InputError."""
     try:
-        record = vault.render(render_id)
-    except LikenessError:
-        return None
-    if record is None:
-        return None
-    data = asdict(record) if hasattr(record, "__dataclass_fields__") else dict(vars(record))
-    return {k: (v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v)) for k, v in data.items()}
+        if path.stat().st_size > 1 << 20:
+            raise InputError(f"{path}: too large for a {what} (over 1 MiB)")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file (the {what})") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path}: not a {what} ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a {what}")
+    return data

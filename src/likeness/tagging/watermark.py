@@ -21,6 +21,11 @@ Why this shape:
   are decoded per call, each passing on an unmarked image with probability 2**-40: the
   false-positive rate is at most ``FALSE_POSITIVE_BOUND`` (about 2.9e-11), whatever the gate.
 - Strength follows local texture (perceptual masking): weaker on flat areas and skin.
+- A second, secret-keyed mark (``Watermarker(PUBLIC_KEY, secret_key=...)``) can ride in the same
+  pass: the public key is public, so anyone can stamp a real render id on any picture; only the
+  vault's key makes a mark whose MAC checks under it. It uses the same band on a 96 px tile (3:4
+  to the public one, see ``SECRET_TILE``), so the two are orthogonal and each detector reads its
+  own as if alone, with the same ``MAX_CHECKS`` decodes and so the same false-positive bound.
 
 Images are RGB uint8 (H, W, 3). The same delta is added to R, G and B, i.e. to the luma only.
 """
@@ -58,13 +63,24 @@ MAX_RMS = 2.4  # cap: PSNR stays above 40 dB whatever the texture
 GAIN_POWER = 0.5  # compressed texture gain: mark energy where the host is quiet enough to read it
 GAIN_RANGE = (0.35, 1.2)
 FLOOR = 2.0  # grey levels of noise assumed even on flat areas (sensor, JPEG)
-FOLDS = (64, 96, 128)  # fold periods tried at each analysis level (analysis pixels)
 PERIOD_RANGE = (6.5, 1.2)  # tile periods looked for: shorter side / 6.5 up to shorter side / 1.2
 MAX_HYPOTHESES = 6  # (level, period) folds per call
 PEAKS = 3  # sync peaks decoded per fold at most
 SYNC_GATE = 4.6  # sync peak (z-score) below which a fold is not worth decoding
 MAX_CHECKS = MAX_HYPOTHESES * PEAKS
-FALSE_POSITIVE_BOUND = MAX_CHECKS * 2.0**-MAC_BITS
+FALSE_POSITIVE_BOUND = MAX_CHECKS * 2.0**-MAC_BITS  # per detect call and key, the secret key's included
+# The secret mark (any key but PUBLIC_KEY): the same band of image frequencies (periods of 8-16
+# working px) on a 96 px tile. 96 and 128 are 3:4, so the two tiles share no Fourier coefficient
+# once the secret drops the few whose frequencies are both multiples of 3, and folded at the other
+# mark's period each mark cancels out every 3-4 tiles instead of adding to the other's soft bits.
+# (Both marks on the 128 px tile, with different keys, read 4 % of secret marks back: each drowns the other.)
+SECRET_TILE = 96
+# Dual marking (public + secret in one pass): amplitude of each unit-RMS pattern. The patterns are
+# orthogonal, so they add in energy: sqrt(0.9**2 + 0.7**2) = 1.14 times one mark's RMS (about 1.1 dB
+# of PSNR), and MAX_RMS still caps the sum (PSNR >= 40.5 dB). The public mark keeps the larger share:
+# it is what finds the render id; the fingerprint confirms the picture where the secret mark is lost.
+PUBLIC_GAIN = 0.9
+SECRET_GAIN = 0.7
 
 
 @dataclass(frozen=True)
@@ -84,20 +100,59 @@ class _Hypothesis:
     period: int
 
 
+@dataclass(frozen=True)
+class _Geometry:
+    """Where one mark lives: its tile side (working px), ring of tile frequencies, and fold ladder.
+
+    ``exclude``: coefficients whose two frequencies are both multiples of it are left out, so
+    that the mark is orthogonal to a mark of the other geometry (see ``SECRET_TILE``).
+    ``rungs``: the fold periods a marked image shows, times powers of two (untouched and crops,
+    halved, 0.75x screenshot).
+    """
+
+    tile: int
+    band: tuple[float, float]
+    exclude: int
+    rungs: tuple[int, int, int]
+    salt: bytes
+
+
+PUBLIC_GEOMETRY = _Geometry(TILE, BAND, 0, (TILE // 2, TILE * 3 // 4, TILE), b"likeness-wm-layout-v1")
+SECRET_GEOMETRY = _Geometry(
+    SECRET_TILE,
+    (BAND[0] * SECRET_TILE / TILE, BAND[1] * SECRET_TILE / TILE),
+    SECRET_TILE // math.gcd(SECRET_TILE, TILE),
+    (SECRET_TILE // 2, SECRET_TILE * 3 // 4, SECRET_TILE),
+    b"likeness-wm-secret-layout-v1",
+)
+
+
+def _geometry(key: bytes) -> _Geometry:
+    """The public key marks at the public geometry; every other key is a secret key."""
+    return PUBLIC_GEOMETRY if key == PUBLIC_KEY else SECRET_GEOMETRY
+
+
 class _Layout:
     """The keyed tile layout for one key: which coefficient does what, with which sign."""
 
-    def __init__(self, key: bytes):
-        seed = int.from_bytes(hashlib.sha256(b"likeness-wm-layout-v1" + key).digest()[:8], "big")
+    def __init__(self, key: bytes, geometry: _Geometry | None = None):
+        geometry = geometry or _geometry(key)
+        t = geometry.tile
+        seed = int.from_bytes(hashlib.sha256(geometry.salt + key).digest()[:8], "big")
         rng = np.random.default_rng(seed)
-        u = np.fft.fftfreq(TILE, 1.0 / TILE)
+        u = np.fft.fftfreq(t, 1.0 / t)
         uu, vv = np.meshgrid(u, u)  # uu: x frequency, vv: y frequency (cycles per tile)
         rho = np.hypot(uu, vv)
         half = (vv > 0) | ((vv == 0) & (uu > 0))
-        ys, xs = np.nonzero(half & (rho >= BAND[0]) & (rho <= BAND[1]))
+        keep = half & (rho >= geometry.band[0]) & (rho <= geometry.band[1])
+        if geometry.exclude:
+            keep &= ~((uu % geometry.exclude == 0) & (vv % geometry.exclude == 0))
+        ys, xs = np.nonzero(keep)
         order = rng.permutation(len(ys))
         ys, xs = ys[order], xs[order]
         n_sync = int(len(ys) * SYNC_SHARE)
+        self.geometry = geometry
+        self.tile_side = t
         self.sync = (ys[:n_sync], xs[:n_sync])
         self.data = (ys[n_sync:], xs[n_sync:])
         self.sync_phase = np.exp(2j * np.pi * rng.random(n_sync))
@@ -106,8 +161,8 @@ class _Layout:
         self.assign = rng.permutation(np.arange(n_dims) % self.n_coded)
         self.signs = rng.choice(np.array([-1.0, 1.0]), n_dims)
         # Signed frequencies (cycles per tile), to index a fold of any period.
-        self.sync_f = (_signed(self.sync[0]), _signed(self.sync[1]))
-        self.data_f = (_signed(self.data[0]), _signed(self.data[1]))
+        self.sync_f = (_signed(self.sync[0], t), _signed(self.sync[1], t))
+        self.data_f = (_signed(self.data[0], t), _signed(self.data[1], t))
         self.key = key
 
     def mac(self, payload: int) -> int:
@@ -121,12 +176,13 @@ class _Layout:
         bits = np.array([(word >> (n - 1 - i)) & 1 for i in range(n)], np.uint8)
         coded = channel_code.encode(bits).astype(np.float64) * 2.0 - 1.0
         dims = coded[self.assign] * self.signs
-        spec = np.zeros((TILE, TILE), np.complex128)
+        t = self.tile_side
+        spec = np.zeros((t, t), np.complex128)
         spec[self.sync] = self.sync_phase * np.sqrt(2.0)
         spec[self.data] = dims[0::2] + 1j * dims[1::2]
         # Hermitian partner so that the tile is real.
-        spec[(-self.sync[0]) % TILE, (-self.sync[1]) % TILE] = np.conj(spec[self.sync])
-        spec[(-self.data[0]) % TILE, (-self.data[1]) % TILE] = np.conj(spec[self.data])
+        spec[(-self.sync[0]) % t, (-self.sync[1]) % t] = np.conj(spec[self.sync])
+        spec[(-self.data[0]) % t, (-self.data[1]) % t] = np.conj(spec[self.data])
         tile = np.fft.ifft2(spec).real
         return (tile / tile.std()).astype(np.float32)
 
@@ -137,7 +193,7 @@ class _Layout:
         matched filter for the host's own spectrum); spikes such as the JPEG block grid are
         clipped so one coefficient cannot outvote the rest.
         """
-        p = fold.shape[0]
+        p, t = fold.shape[0], self.tile_side
         spec = np.fft.fft2(fold)
         power = np.fft.fftshift(np.abs(spec) ** 2).astype(np.float32)
         power = np.fft.ifftshift(cv2.blur(power, (5, 5)))
@@ -148,9 +204,9 @@ class _Layout:
         # Sync: phase correlation against the template gives the cyclic shift of the tile.
         c = spec[self.sync_f[0] % p, self.sync_f[1] % p] * np.conj(self.sync_phase)
         c = c / (np.abs(c) + 1e-12)
-        cross = np.zeros((TILE, TILE), np.complex128)
+        cross = np.zeros((t, t), np.complex128)
         cross[self.sync] = c
-        cross[(-self.sync[0]) % TILE, (-self.sync[1]) % TILE] = np.conj(c)
+        cross[(-self.sync[0]) % t, (-self.sync[1]) % t] = np.conj(c)
         corr = np.fft.ifft2(cross).real
         corr = corr / (corr.std() + 1e-12)
         peaks = []
@@ -160,18 +216,18 @@ class _Layout:
             z = float(work[py, px])
             if z < SYNC_GATE:
                 break
-            dy = _subpixel(corr[(py - 1) % TILE, px], corr[py, px], corr[(py + 1) % TILE, px])
-            dx = _subpixel(corr[py, (px - 1) % TILE], corr[py, px], corr[py, (px + 1) % TILE])
+            dy = _subpixel(corr[(py - 1) % t, px], corr[py, px], corr[(py + 1) % t, px])
+            dx = _subpixel(corr[py, (px - 1) % t], corr[py, px], corr[py, (px + 1) % t])
             peaks.append((z, py + dy, px + dx))
-            ys, xs = np.ix_(np.arange(py - 2, py + 3) % TILE, np.arange(px - 2, px + 3) % TILE)
+            ys, xs = np.ix_(np.arange(py - 2, py + 3) % t, np.arange(px - 2, px + 3) % t)
             work[ys, xs] = -np.inf
         return spec, peaks
 
     def read(self, spec: NDArray[np.complex128], ty: float, tx: float) -> tuple[int | None, float]:
         """Payload (or None) and confidence from a whitened fold spectrum, the tile shifted by (ty, tx)."""
-        p = spec.shape[0]
+        p, t = spec.shape[0], self.tile_side
         fy, fx = self.data_f
-        coef = spec[fy % p, fx % p] * np.exp(2j * np.pi * (fy * ty + fx * tx) / TILE)
+        coef = spec[fy % p, fx % p] * np.exp(2j * np.pi * (fy * ty + fx * tx) / t)
         dims = np.empty(2 * len(coef))
         dims[0::2], dims[1::2] = coef.real, coef.imag
         dims *= self.signs
@@ -189,8 +245,8 @@ class _Layout:
         return payload, float(np.clip(agree, 0.0, 1.0))
 
 
-def _signed(index: NDArray[np.int64]) -> NDArray[np.int64]:
-    return np.where(index >= TILE // 2, index - TILE, index)
+def _signed(index: NDArray[np.int64], tile: int = TILE) -> NDArray[np.int64]:
+    return np.where(index >= tile // 2, index - tile, index)
 
 
 def _subpixel(a: float, b: float, c: float) -> float:
@@ -217,12 +273,24 @@ class Watermarker:
     ``video=True`` marks at twice the period (frames of 448-767 px, worked at 224-383 px): H.264 at CRF 28
     on a half-size copy wipes the finer image-scale mark out, and frames are pooled anyway. Both
     scales sit on the ladder that detection searches, so one detector reads both.
+
+    ``secret_key`` (with ``key`` = PUBLIC_KEY) makes :meth:`embed` lay a second mark, keyed by the
+    secret, in the same pass: the public mark says "a likeness output, render X" to anyone, the
+    secret one, which nobody without the vault's key can forge, says the studio made it.
+    ``Watermarker(secret_key).detect`` reads the secret mark; :meth:`detect` of a dual marker reads
+    the public one and :meth:`detect_secret` the secret one.
     """
 
-    def __init__(self, key: bytes = PUBLIC_KEY, *, video: bool = False):
+    def __init__(self, key: bytes = PUBLIC_KEY, *, video: bool = False, secret_key: bytes | None = None):
         if not key:
             raise InputError("watermark key must not be empty")
+        if secret_key is not None:
+            if key != PUBLIC_KEY:
+                raise InputError("a secret mark goes alongside the public mark: key must be PUBLIC_KEY")
+            if not secret_key or secret_key == PUBLIC_KEY:
+                raise InputError("the secret watermark key must be non-empty and not the public key")
         self.key = key
+        self.secret_key = secret_key
         self.video = video
         self._pattern_cache: tuple[tuple[int, int, int], NDArray[np.float32]] | None = None
 
@@ -230,10 +298,14 @@ class Watermarker:
     def _layout(self) -> _Layout:
         return _Layout(self.key)
 
+    @cached_property
+    def _secret_layout(self) -> _Layout | None:
+        return None if self.secret_key is None else _Layout(self.secret_key)
+
     # ---- embedding -------------------------------------------------------------------------
 
     def embed(self, image: Image, payload: int) -> Image:
-        """``image`` with ``payload`` (0 <= payload < 2**64) woven into its luma."""
+        """``image`` with ``payload`` (0 <= payload < 2**64) woven into its luma (both marks if dual)."""
         _check_image(image)
         return self._apply(image, self._pattern(_check_payload(payload), *_work_shape(image, self.video)), self.video)
 
@@ -247,11 +319,13 @@ class Watermarker:
         return out
 
     def _pattern(self, payload: int, height: int, width: int) -> NDArray[np.float32]:
-        """The tile repeated over a working grid; the last one is kept, frames of a video share it."""
+        """The tile(s) repeated over a working grid; the last one is kept, frames of a video share it."""
         key = (payload, height, width)
         if self._pattern_cache is None or self._pattern_cache[0] != key:
-            tile = self._layout.tile(payload)
-            pattern = np.tile(tile, (-(-height // TILE), -(-width // TILE)))[:height, :width]
+            pattern = _tiled(self._layout, payload, height, width)
+            if self._secret_layout is not None:
+                pattern *= PUBLIC_GAIN
+                pattern += SECRET_GAIN * _tiled(self._secret_layout, payload, height, width)
             self._pattern_cache = (key, np.ascontiguousarray(pattern))
         return self._pattern_cache[1]
 
@@ -276,7 +350,7 @@ class Watermarker:
     # ---- detection -------------------------------------------------------------------------
 
     def detect(self, image: Image) -> Detection:
-        """Find the mark; ``found`` only when the keyed check passes."""
+        """Find the mark of ``key``; ``found`` only when the keyed check passes."""
         return self.detect_frames([image])
 
     def detect_frames(self, frames: Iterable[Image]) -> Detection:
@@ -285,34 +359,53 @@ class Watermarker:
         Folds of every frame are summed per hypothesis; the sync peaks rank the hypotheses and
         only those above the gate are decoded, at most ``MAX_CHECKS`` decodes in all.
         """
-        shape = None
-        hypotheses: list[_Hypothesis] = []
-        folds: dict[_Hypothesis, NDArray[np.float32]] = {}
-        for frame in frames:
-            _check_image(frame)
-            if shape is None:
-                shape = frame.shape[:2]
-                hypotheses = _hypotheses(*shape)
-            elif frame.shape[:2] != shape:
-                continue
-            for hyp, fold in _folds(frame, hypotheses):
-                folds[hyp] = folds[hyp] + fold if hyp in folds else fold
+        return _detect(self._layout, frames)
+
+    def detect_secret(self, image: Image) -> Detection:
+        """Find the secret mark (a dual marker only): same as ``Watermarker(secret_key).detect``."""
+        return self.detect_secret_frames([image])
+
+    def detect_secret_frames(self, frames: Iterable[Image]) -> Detection:
+        """The secret mark pooled over frames of one video (a dual marker only)."""
+        if self._secret_layout is None:
+            raise InputError("this Watermarker has no secret key")
+        return _detect(self._secret_layout, frames)
+
+
+def _tiled(layout: _Layout, payload: int, height: int, width: int) -> NDArray[np.float32]:
+    tile = layout.tile(payload)
+    t = layout.tile_side
+    return np.tile(tile, (-(-height // t), -(-width // t)))[:height, :width].copy()
+
+
+def _detect(layout: _Layout, frames: Iterable[Image]) -> Detection:
+    shape = None
+    hypotheses: list[_Hypothesis] = []
+    folds: dict[_Hypothesis, NDArray[np.float32]] = {}
+    for frame in frames:
+        _check_image(frame)
         if shape is None:
-            raise InputError("no frames to look for a watermark in")
-        layout = self._layout
-        ranked = []
-        for hyp in hypotheses:
-            if hyp in folds:
-                spec, peaks = layout.sync_peaks(folds[hyp])
-                ranked.extend((z, ty, tx, spec) for z, ty, tx in peaks)
-        ranked.sort(key=lambda r: -r[0])
-        best = 0.0
-        for _, ty, tx, spec in ranked[:MAX_CHECKS]:
-            payload, confidence = layout.read(spec, ty, tx)
-            if payload is not None:
-                return Detection(True, payload, confidence)
-            best = max(best, confidence)
-        return Detection(False, None, min(best, 0.5))
+            shape = frame.shape[:2]
+            hypotheses = _hypotheses(*shape, layout.geometry)
+        elif frame.shape[:2] != shape:
+            continue
+        for hyp, fold in _folds(frame, hypotheses):
+            folds[hyp] = folds[hyp] + fold if hyp in folds else fold
+    if shape is None:
+        raise InputError("no frames to look for a watermark in")
+    ranked = []
+    for hyp in hypotheses:
+        if hyp in folds:
+            spec, peaks = layout.sync_peaks(folds[hyp])
+            ranked.extend((z, ty, tx, spec) for z, ty, tx in peaks)
+    ranked.sort(key=lambda r: -r[0])
+    best = 0.0
+    for _, ty, tx, spec in ranked[:MAX_CHECKS]:
+        payload, confidence = layout.read(spec, ty, tx)
+        if payload is not None:
+            return Detection(True, payload, confidence)
+        best = max(best, confidence)
+    return Detection(False, None, min(best, 0.5))
 
 
 def _check_image(image: Image) -> None:
@@ -348,23 +441,26 @@ def _gain(activity: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.clip((activity / 4.0) ** GAIN_POWER, GAIN_RANGE[0], GAIN_RANGE[1])
 
 
-def _hypotheses(height: int, width: int) -> list[_Hypothesis]:
+def _hypotheses(height: int, width: int, geometry: _Geometry = PUBLIC_GEOMETRY) -> list[_Hypothesis]:
     """(level, fold period) pairs for the tile periods a marked image of this size can show.
 
-    Periods sit on the ladder 64 * 2**n and 96 * 2**n image pixels, from shorter side / 6.5
-    (an untouched image) to shorter side / 1.2 (a video frame, or a crop to about a third of the area); each is
-    folded at the coarsest level where it spans 96 or 128 analysis pixels (64 at full size).
+    Periods sit on the ladder 64 * 2**n and 96 * 2**n image pixels (public tile; 48 and 72 for
+    the secret one), from shorter side / 6.5 (an untouched image) to shorter side / 1.2 (a video
+    frame, or a crop to about a third of the area), both scaled with the tile; each is folded at
+    the coarsest level where it spans 96 or 128 analysis pixels (64 at full size; 72, 96 and 48 for the secret tile).
     """
     short = min(height, width)
-    lo, hi = short / PERIOD_RANGE[0], max(short / PERIOD_RANGE[1], float(TILE))
+    ratio = geometry.tile / TILE
+    lo, hi = short * ratio / PERIOD_RANGE[0], max(short * ratio / PERIOD_RANGE[1], float(geometry.tile))
+    three_quarter = geometry.rungs[1]
     out = []
-    for period in sorted({f << n for f in (64, 96, 128) for n in range(8)}):
+    for period in sorted({f << n for f in geometry.rungs for n in range(8)}):
         if lo <= period <= hi:
             level = 0
-            while period >> (level + 1) >= 96 and (period >> (level + 1)) << (level + 1) == period:
+            while period >> (level + 1) >= three_quarter and (period >> (level + 1)) << (level + 1) == period:
                 level += 1
             out.append(_Hypothesis(level, period >> level))
-    out.sort(key=lambda h: abs(math.log((h.period << h.level) * 4.0 / short)))  # likeliest first
+    out.sort(key=lambda h: abs(math.log((h.period << h.level) * 4.0 / (short * ratio))))  # likeliest first
     return out[:MAX_HYPOTHESES]
 
 
@@ -405,19 +501,19 @@ def _fold(residual: NDArray[np.float32], period: int) -> NDArray[np.float32]:
     return residual.reshape(ph // period, period, pw // period, period).sum(axis=(0, 2), dtype=np.float32)
 
 
-def embed(image: Image, payload: int, key: bytes = PUBLIC_KEY) -> Image:
-    """Watermark ``image`` with a 64-bit ``payload`` (the render id) under ``key``."""
-    return Watermarker(key).embed(image, payload)
+def embed(image: Image, payload: int, key: bytes = PUBLIC_KEY, *, secret_key: bytes | None = None) -> Image:
+    """Watermark ``image`` with a 64-bit ``payload`` (the render id) under ``key`` (and ``secret_key``)."""
+    return Watermarker(key, secret_key=secret_key).embed(image, payload)
 
 
 def detect(image: Image, key: bytes = PUBLIC_KEY) -> Detection:
-    """Look for a mark made with ``key``; no original needed."""
+    """Look for a mark made with ``key`` (the public key or a secret one); no original needed."""
     return Watermarker(key).detect(image)
 
 
-def embed_frames(frames: Iterable[Image], payload: int, key: bytes = PUBLIC_KEY) -> list[Image]:
-    """Mark every frame of a video with the same payload."""
-    return Watermarker(key).embed_frames(frames, payload)
+def embed_frames(frames: Iterable[Image], payload: int, key: bytes = PUBLIC_KEY, *, secret_key: bytes | None = None) -> list[Image]:
+    """Mark every frame of a video with the same payload (both marks with ``secret_key``)."""
+    return Watermarker(key, secret_key=secret_key).embed_frames(frames, payload)
 
 
 def detect_frames(frames: Iterable[Image], key: bytes = PUBLIC_KEY) -> Detection:

@@ -115,6 +115,8 @@ def train_model(
     target = target_samples(job.target, analyzer, r, max_frames=job.max_target_frames)
     trainer = Trainer(config, source, target, device=device, state=state)
     where = describe_device(device)
+    # Training is one use of the grant, taken once the run is set up (a bad target used nothing).
+    consent.take(vault, decision, use="train", data={"device": where, "resume": job.resume})
     if on_start:
         on_start(where, len(source), len(target))
     vault.audit("train.start", {"identity": job.identity, "grant": job.grant_id, "device": where, "resume": job.resume,

@@ -54,6 +54,7 @@ from likeness.vault.faceset import (
     item_bytes,
     item_from_bytes,
 )
+from likeness.vault.files import private_database, private_dir
 from likeness.vault.firewall import closest, same_person, strangers
 from likeness.vault.talent_keys import (
     enrolment_statement,
@@ -649,8 +650,9 @@ def _require_passphrase(settings: Settings) -> str:
 
 def _prepare_home(settings: Settings) -> None:
     try:
-        settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        settings.blobs.mkdir(exist_ok=True, mode=0o700)
+        private_dir(settings.home)
+        private_dir(settings.blobs)
+        private_database(settings.database_url)
     except OSError as exc:
         raise VaultError(f"cannot create the vault folder {settings.home}: {exc.strerror}") from None
 
@@ -740,6 +742,7 @@ def open_vault(settings: Settings, *, recover: bool = True) -> Vault:
         path = settings.database_url.split("///", 1)[-1]
         if not os.path.exists(path):
             raise VaultError(f"no vault at {settings.home}: run `likeness init` first")
+        private_database(settings.database_url)  # a vault made before this was 0644
     passphrase = _require_passphrase(settings)
     engine = make_engine(settings.database_url)
     try:
