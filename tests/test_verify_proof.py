@@ -195,3 +195,28 @@ def test_a_recompressed_cropped_copy_of_a_genuine_output_is_confirmed(made, stud
     assert v.verdict == "confirmed" and v.exit_code == 6
     assert v.render is not None and v.render["render_id"] == f"{made['record'].render_id:016x}"
     assert v.attribution in ("fingerprint", "secret-mark")
+
+
+@pytest.mark.parametrize("case", ["no face", "face 99", "text named .jpg", "existing output"])
+def test_a_failure_after_the_check_uses_nothing(made, studio, tmp_path, case):  # noqa: F811
+    """Issue 9: no face, --face 99, a text file named .jpg, an existing output: the quota is untouched."""
+    from likeness.errors import InputError
+
+    before = studio.vault.grant_record(made["grant"].id).used
+    target, face, out = ASTRONAUT, "largest", tmp_path / "out.png"
+    if case == "no face":
+        target = tmp_path / "coffee.png"
+        Image.fromarray(data.coffee()).save(target)
+    elif case == "face 99":
+        face = 99
+    elif case == "text named .jpg":
+        target = tmp_path / "notes.jpg"
+        target.write_text("not a picture")
+    else:
+        out.write_bytes(b"someone's file")
+    with pytest.raises(InputError):
+        render(_job(studio, target, out, grant=made["grant"].id, face=face), vault=studio.vault, analyzer=studio.analyzer, progress=False)
+    assert studio.vault.grant_record(made["grant"].id).used == before
+    report, facts = studio.vault.chain_facts()
+    assert report.ok and len(facts.uses[made["grant"].id]) == before
+    assert out.read_bytes() == b"someone's file" if case == "existing output" else not out.exists()

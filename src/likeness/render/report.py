@@ -65,7 +65,9 @@ def write_report(
     """Write ``<name>.png`` (watermarked with the render id) and ``<name>.html``; return both paths."""
     folder = Path(folder)
     image = side_by_side(Path(target), Path(output))
-    image = tagging.mark_frame(image, render_id=int(record["render_id"]), face_boxes=[], visible=True, time=0.0)
+    render_id = record["render_id"]  # 16 hex digits, as record_dict writes it
+    image = tagging.mark_frame(image, render_id=int(render_id, 16) if isinstance(render_id, str) else int(render_id),
+                               face_boxes=[], visible=True, time=0.0)
     png = folder / f"{name}.png"
     media.write_image(png, image)
     page = folder / f"{name}.html"
