@@ -179,3 +179,46 @@ def test_the_signed_grant_names_identity_key_and_vault(enrolled):
     assert data["type"] == "likeness.grant/2"
     assert (data["identity_id"], data["talent_key"], data["vault"]) == (ident.id, ident.fingerprint, enrolled.vault_id)
     assert base64.b64decode(json.loads(enrolled.grant_record(grant.id).statement[0])["public_key"]) == ident.owner_public
+
+
+def test_an_edited_role_is_refused(enrolled):
+    grant = _grant(enrolled)
+    _sql(enrolled, "UPDATE identities SET role = 'estate'")
+    assert "was enrolled with the role 'self', the row now says 'estate'" in _refused(enrolled, grant)
+
+
+def test_a_status_set_to_deleting_by_hand_shreds_nothing(enrolled):
+    _sql(enrolled, "UPDATE identities SET status = 'deleting'")
+    with open_vault(enrolled.settings) as reopened:  # open finishes only deletions the chain records
+        with reopened.engine.begin() as connection:
+            assert connection.execute(text("SELECT count(*) FROM data_keys")).scalar_one() == 1
+
+
+def test_a_use_is_refused_when_the_grant_ran_out_or_the_identity_went_meanwhile(enrolled):
+    from likeness.errors import ConsentError
+    from likeness.vault import Terms
+
+    grant = _grant(enrolled)
+    decision = authorize(enrolled, _request(grant))
+    expired = Terms(grant.id, decision.identity_id, None, grant.not_before, datetime.now(timezone.utc) - timedelta(seconds=1))
+    with pytest.raises(ConsentError, match="outside its window"):
+        enrolled.take(expired, use="render", data={})
+    enrolled.delete_identity("eileen")
+    with pytest.raises(ConsentError):
+        take(enrolled, decision, use="render", data={})
+
+
+def test_swapped_root_or_leaf_certificate_is_refused(enrolled):
+    from likeness.errors import VaultError
+    from likeness.vault.certs import make_studio_chain
+
+    grant = _grant(enrolled)
+    mine = make_studio_chain("demo-studio", vault_id=enrolled.vault_id)
+    _sql(enrolled, "UPDATE meta SET value = :v WHERE key = 'root_cert'", v=mine.root_cert_pem)
+    _sql(enrolled, "UPDATE meta SET value = :v WHERE key = 'leaf_cert'", v=mine.leaf_cert_pem)
+    with open_vault(enrolled.settings) as reopened:
+        reasons = _refused(reopened, grant)
+        assert "the C2PA root certificate in the database is not the one" in reasons
+        assert "the C2PA leaf certificate in the database is not the one" in reasons
+        with pytest.raises(VaultError, match="root certificate in the database is not the one"):
+            reopened.c2pa_root()

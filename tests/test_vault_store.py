@@ -249,11 +249,15 @@ def test_scrypt_cost_is_stored_and_memory_hard_by_default(sqlite_settings):
         assert hashlib.sha256(kdf).hexdigest()  # stored beside the salt
 
 
-def test_a_deletion_cut_short_is_finished_at_the_next_open(sqlite_vault, sqlite_settings, astronaut_item):
+def test_a_deletion_cut_short_is_finished_at_the_next_open(sqlite_vault, sqlite_settings, astronaut_item, monkeypatch):
     sqlite_vault.enrol("eileen", variants(astronaut_item, 2), talent_passphrase="t")
-    with sqlite_vault.engine.begin() as connection:  # what a crash right after the shredding commit leaves
-        connection.exec_driver_sql("DELETE FROM data_keys")
-        connection.exec_driver_sql("UPDATE identities SET status = 'deleting'")
+
+    def crash(_identity_id):  # what a crash right after the shredding commit leaves
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sqlite_vault, "_finish_deletion", crash)
+    with pytest.raises(KeyboardInterrupt):
+        sqlite_vault.delete_identity("eileen")
     assert sqlite_vault.identities() == []
     sqlite_vault.close()
     with open_vault(sqlite_settings) as again:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
+
+from likeness.errors import LikenessError
 
 
 def _open_vault_quietly() -> Any:
@@ -47,15 +50,23 @@ def register(app: typer.Typer) -> None:
         revoked = read_json_file(revocations, "revocations file") if revocations else None
         roots = _read_trust_list(trust_list) if trust_list else None
         vault = _open_vault_quietly()
+        verdicts, failed = [], 0
         try:
-            verdicts = [run_verify(f, vault, trust_roots=roots, talent_card=card, revocations=revoked) for f in files]
+            for f in files:
+                try:
+                    verdicts.append(run_verify(f, vault, trust_roots=roots, talent_card=card, revocations=revoked))
+                except LikenessError as exc:
+                    if len(files) == 1:
+                        raise
+                    print(f"likeness: error: {exc}", file=sys.stderr)  # one line per unreadable file; the others still count
+                    failed += 1
         finally:
             close = getattr(vault, "close", None)
             if close:
                 close()
         resets = duplicates(verdicts)
-        codes = [v.exit_code for v in verdicts] + ([3] if resets else [])
-        code = next((c for c in (1, 3, 7, 6, 5) if c in codes), 0)
+        codes = [v.exit_code for v in verdicts] + ([3] if resets else []) + ([2] if failed else [])
+        code = next((c for c in (1, 3, 2, 7, 6, 5) if c in codes), 0)
         if as_json:
             reports = [v.as_dict() for v in verdicts]
             print(json.dumps(reports[0] if len(reports) == 1 and not resets else {"files": reports, "reset_counters": resets},

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from likeness.errors import ConsentError
-from likeness.vault import RenderRecord, Taken, Vault
+from likeness.vault import RenderRecord, Taken, Terms, Vault
 from likeness.vault.ledger import payload_sha256
 from likeness.vault.talent_keys import check_statement, key_fingerprint, read_signed
 from likeness.consent.grants import Grant, Revocation, Signed
@@ -99,6 +99,10 @@ def check(vault: Vault, request: Request, *, now: datetime | None = None) -> Dec
             reasons.append(f"{who}'s enrolment statement is not the one the audit chain recorded")
         if enrolled.get("identity") != record.identity:
             reasons.append(f"{who} was enrolled as {enrolled.get('identity')!r} (the row was renamed)")
+        if enrolled.get("role") != record.identity_role:
+            reasons.append(f"{who} was enrolled with the role {enrolled.get('role')!r}, the row now says {record.identity_role!r}")
+    if record.identity_id in facts.deletions:
+        reasons.append(f"{who} was deleted (the audit chain records it)")
 
     # The grant: signed by that key, and naming that identity, key and vault.
     if read_signed(record.payload, record.signature, record.owner_public) is None:
@@ -188,8 +192,13 @@ def take(vault: Vault, decision: Decision, *, use: Use, data: dict[str, Any],
 
     Raises ConsentError when the quota filled up or a revocation came since the check.
     """
+    return vault.take(terms(decision), use=use, data=dict(data, identity=decision.require().identity), produce=produce)
+
+
+def terms(decision: Decision) -> Terms:
+    """What the ledger checks again when the use is recorded: from the signed grant, not a row."""
     grant = decision.require()
-    return vault.take(grant.id, grant.max_renders, use=use, data=dict(data, identity=grant.identity), produce=produce)
+    return Terms(grant.id, decision.identity_id, grant.max_renders, grant.not_before, grant.expires)
 
 
 def owner_key_b64(vault: Vault, identity: str) -> str:

@@ -49,7 +49,7 @@ def write_still(
     render_id = new_render_id()
     marker = tagging.Watermarker(tagging.PUBLIC_KEY, secret_key=vault.watermark_key())
     marked = tagging.mark_frame(image, render_id=render_id, visible=True, marker=marker)
-    consent = _proof(vault, grant_id, scope)
+    consent, terms = _proof(vault, grant_id, scope)
     home = getattr(getattr(vault, "settings", None), "home", None)
     registry = pending_registry(home) if home is not None else None
     with PendingOutput(OutputPlan(output, suffix, overwrite), registry=registry) as pending, pending.named_in_errors():
@@ -67,18 +67,21 @@ def write_still(
             time=time.time(),
             fingerprint=output_fingerprint([marked]).to_bytes(),
         )
-        vault.record_preview(record, {"engine": engine})
+        vault.record_preview(terms, record, {"engine": engine})  # refused if the grant was revoked or ran out meanwhile
         pending.commit()
     return record
 
 
-def _proof(vault: Any, grant_id: str, scope: str | None) -> dict[str, Any]:
-    """The consent assertion of a preview: the training grant as signed, no number of its own."""
+def _proof(vault: Any, grant_id: str, scope: str | None) -> tuple[dict[str, Any], Any]:
+    """The consent assertion of a preview (the training grant as signed, no number of its own)
+    and the terms the ledger checks again when it is recorded."""
     from likeness.consent import Grant, Signed
+    from likeness.vault import Terms
 
     record = vault.grant_record(grant_id)
     if record is None:
         raise InputError(f"no grant {grant_id} in the vault")
     grant = Grant.from_payload(json.loads(record.payload))
-    return consent_assertion(grant=grant, signed=Signed(record.payload, record.signature), public_key=record.owner_public,
-                             scope=scope, vault_id=vault.vault_id, head=vault.signed_head(), n=None, time=time.time())
+    assertion = consent_assertion(grant=grant, signed=Signed(record.payload, record.signature), public_key=record.owner_public,
+                                  scope=scope, vault_id=vault.vault_id, head=vault.signed_head(), n=None, time=time.time())
+    return assertion, Terms(grant.id, record.identity_id, grant.max_renders, grant.not_before, grant.expires)

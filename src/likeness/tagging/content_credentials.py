@@ -149,31 +149,36 @@ def _certificate_sha256(path: Path, serial: int) -> str | None:
     """SHA-256 of the DER certificate with ``serial`` embedded in the file (the signer's), if found.
 
     The SDK does not hand out the signing certificate; the manifest store holds it as DER
-    inside the COSE signature, so the file is scanned for certificates and the one whose serial
-    the SDK reported as the signer's is taken.
+    inside the COSE signature, so the file is scanned (memory-mapped, never read whole) for
+    certificates and the one whose serial the SDK reported as the signer's is taken. Two
+    different certificates with that serial in one file are a decoy: no answer then.
     """
+    import mmap
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
 
+    found: set[str] = set()
     try:
-        data = path.read_bytes()
-    except OSError:
+        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            start = 0
+            while True:
+                at = data.find(b"\x30\x82", start)
+                if at < 0 or at + 4 > len(data):
+                    break
+                length = int.from_bytes(data[at + 2 : at + 4], "big") + 4
+                start = at + 1
+                if length < 200 or at + length > len(data):
+                    continue
+                try:
+                    cert = x509.load_der_x509_certificate(data[at : at + length])
+                except ValueError:
+                    continue
+                if cert.serial_number == serial:
+                    found.add(cert.fingerprint(hashes.SHA256()).hex())
+    except (OSError, ValueError):
         return None
-    start = 0
-    while True:
-        at = data.find(b"\x30\x82", start)
-        if at < 0 or at + 4 > len(data):
-            return None
-        length = int.from_bytes(data[at + 2 : at + 4], "big") + 4
-        start = at + 1
-        if length < 200 or at + length > len(data):
-            continue
-        try:
-            cert = x509.load_der_x509_certificate(data[at : at + length])
-        except ValueError:
-            continue
-        if cert.serial_number == serial:
-            return cert.fingerprint(hashes.SHA256()).hex()
+    return found.pop() if len(found) == 1 else None
 
 
 def _summarise(store: dict[str, Any]) -> Manifest:
@@ -207,7 +212,7 @@ def _summarise(store: dict[str, Any]) -> Manifest:
             except (KeyError, IndexError, ValueError):
                 failures = failures + ("soft binding value unreadable",)
         elif label == CONSENT_LABEL:
-            consent = dict(data)
+            consent = dict(data) if isinstance(data, dict) else {"unreadable": True}
     info = active.get("signature_info") or {}
     try:
         serial = int(info["cert_serial_number"]) if info.get("cert_serial_number") else None

@@ -141,6 +141,9 @@ def verify(
         if manifest.state == "absent":
             raise
         frames, unreadable = [], str(exc)
+    if unreadable and manifest.state == "invalid" and not manifest.actions:
+        # Neither pixels nor a manifest could be read: a broken or foreign file, not a tampered output.
+        raise InputError(f"{path}: not a readable image or video ({unreadable})")
     marker = marker or Watermarker(PUBLIC_KEY)
     detection = _detect(marker, frames) if frames else _NO_MARK
     secret = _detect(Watermarker(vault.watermark_key()), frames) if vault is not None and frames else None
@@ -155,8 +158,12 @@ def verify(
         reasons.append(f"the public mark names render {hex_id(mark_id)} but the studio's secret mark names {hex_id(secret_id)}")
 
     record, attribution = None, None
+    problems = tuple(getattr(vault, "problems", ()) or ())
+    reasons += [f"the studio's vault was altered: {p}" for p in problems]
     if vault is not None:
-        record = _registry(vault, "by-hash", digest)
+        record, why = _registry(vault, output_sha256=digest)
+        if why:
+            reasons.append(why)
         if record is not None:
             attribution = "hash"
     verdict: str
@@ -171,7 +178,7 @@ def verify(
             reasons.append("the manifest names a render but no watermark was found in the pixels")
         if record is not None and manifest.consent.get("grant_id") not in (None, record.get("grant_id")):
             reasons.append(f"the manifest names grant {manifest.consent.get('grant_id')}, the render record grant {record.get('grant_id')}")
-        if manifest.state != "trusted" and record is None:
+        if manifest.state != "trusted":
             verdict = "unconfirmed"
             reasons.append(f"signed by a certificate nobody here trusts ({_signer(manifest)}); only the issuing studio, or its "
                            "root in a trust list (--trust-list), can confirm it")
@@ -185,47 +192,57 @@ def verify(
     else:
         verdict, record, attribution, more = _attribute(vault, frames, mark_id, secret_id)
         reasons += more
+    if problems and verdict in ("intact", "confirmed"):
+        verdict = "unconfirmed"  # a vault whose database was edited confirms nothing
     return Verdict(str(path), verdict, detection, manifest, xmp, record, tuple(reasons), secret, proof, digest, attribution)
 
 
 def _attribute(vault: Any, frames: list[Image], mark_id: int | None, secret_id: int | None) -> tuple[str, dict | None, str | None, list[str]]:
-    """Verdict for a file without a manifest: only evidence attributes it to a render."""
+    """Verdict for a file without a manifest: only evidence attributes it to a render.
+
+    The public mark only names a render. The render's fingerprint (sealed in the vault, checked
+    against its audit entry) says whether this is that picture, and its face regions whether
+    the face is the swapped one rather than the photo the render was made from; the studio's
+    secret mark, which nobody else can lay, backs it where the regions cannot speak.
+    """
     named = mark_id if mark_id is not None else secret_id
     if named is None:
         return "no-mark-found", None, None, []
     if vault is None:
         return "unconfirmed", None, None, [f"a likeness mark naming render {hex_id(named)} is present; only the issuing studio can confirm it"]
-    record = _registry(vault, "by-id", named)
+    record, why = _registry(vault, render_id=named)
+    notes = [why] if why else []
     if record is None:
         if secret_id is not None:
-            return "unconfirmed", None, None, [f"the studio's secret mark is present, but no render {hex_id(named)} is recorded in this vault"]
-        return "unconfirmed", None, None, [
+            return "unconfirmed", None, None, notes + [f"the studio's secret mark is present, but no render {hex_id(named)} is recorded in this vault"]
+        return "unconfirmed", None, None, notes + [
             f"a likeness mark naming render {hex_id(named)} is present, but this studio has no such render; only the issuing studio can confirm it"
         ]
-    # Every render carries the studio's secret mark beside the public one, at least as robust: a
-    # public mark read without it was laid by someone else.
     match = _fingerprint_match(vault, named, frames)
-    if secret_id == named and (match is None or match.matched):
-        how = f"matches render {hex_id(named)} ({match.detail})" if match is not None else f"the studio's secret mark names render {hex_id(named)} (no fingerprint recorded)"
-        return "confirmed", record, "fingerprint" if match is not None else "secret-mark", [how]
-    if secret_id == named:
-        return "forged", None, None, [
-            f"carries the studio's marks naming render {hex_id(named)}, but the picture is not that render: the marks were moved"
+    forged = f"carries a likeness mark naming render {hex_id(named)}, but the picture is not that render: the mark was forged or moved"
+    if match is None:
+        return "unconfirmed", None, None, notes + [f"render {hex_id(named)} has no fingerprint to compare with; only its secret mark "
+                                                   f"{'is' if secret_id == named else 'is not'} present"]
+    if not match.matched:
+        return "forged", None, None, notes + [forged]
+    region = getattr(match, "region_matched", None)
+    if region is False:
+        return "forged", None, None, notes + [
+            f"{forged}: the picture is the one render {hex_id(named)} was made from, without its swapped face ({match.detail})"
         ]
-    resembles = " (the picture resembles render " + hex_id(named) + ": it may be the photo that render was made from)" if match is not None and match.matched else ""
-    return "forged", None, None, [
-        f"carries a likeness mark naming render {hex_id(named)}, but the picture is not that render: the mark was forged or moved"
-        f" (the studio's secret mark, laid with every render, is absent){resembles}"
+    if region is True or secret_id == named:
+        evidence = "its face regions match" if region else "the studio's secret mark is present"
+        return "confirmed", record, "fingerprint", notes + [f"matches render {hex_id(named)} ({match.detail}; {evidence})"]
+    return "unconfirmed", None, None, notes + [
+        f"resembles render {hex_id(named)} ({match.detail}), but neither its face regions nor the studio's secret mark could be "
+        "checked: a damaged copy of it, or a forged mark on the photo it was made from"
     ]
 
 
 def _fingerprint_match(vault: Any, render_id: int, frames: list[Image]) -> Any:
     from likeness.tagging.fingerprint import Fingerprint, compare
 
-    try:
-        stored = vault.render(render_id)
-    except LikenessError:
-        return None
+    stored, _ = _registry_record(vault, render_id=render_id)
     if stored is None or not getattr(stored, "fingerprint", None) or not frames:
         return None
     try:
@@ -247,7 +264,9 @@ def consent_proof(
     from likeness.vault.heads import check_head
     from likeness.vault.talent_keys import key_fingerprint, read_signed
 
-    signed = assertion.get("grant") if isinstance(assertion, dict) else None
+    if not isinstance(assertion, dict):
+        return ConsentProof(present=False, problems=("the manifest's consent assertion is not an object",))
+    signed = assertion.get("grant")
     if not isinstance(signed, dict):
         return ConsentProof(present=False, problems=("the manifest carries no signed grant",) if assertion else ())
     problems: list[str] = []
@@ -270,6 +289,8 @@ def consent_proof(
     if grant is not None:
         if grant.talent_key != fingerprint:
             problems.append("the grant names another talent key than the one that signed it")
+        if not isinstance(n, (int, type(None))) or isinstance(n, bool):
+            n = None
         if grant.id != assertion.get("grant_id"):
             problems.append(f"the manifest names grant {assertion.get('grant_id')}, the signed grant is {grant.id}")
         if assertion.get("vault") not in (None, grant.vault):
@@ -302,8 +323,9 @@ def consent_proof(
     head_ok, head_seq = None, None
     if isinstance(head, dict):
         checked = check_head(head)
-        head_ok = checked.ok and (manifest is None or manifest.signer_serial is None or checked.serial == manifest.signer_serial)
-        head_seq = head.get("seq") if isinstance(head.get("seq"), int) else None
+        # The head must be signed by the very certificate that signed the manifest (by hash, not serial).
+        head_ok = checked.ok and (manifest is None or (manifest.signer_sha256 is not None and checked.certificate_sha256 == manifest.signer_sha256))
+        head_seq = head.get("seq") if isinstance(head.get("seq"), int) and not isinstance(head.get("seq"), bool) else None
         if not checked.ok:
             problems.append(f"audit head: {checked.problem}")
         elif not head_ok:
@@ -313,13 +335,13 @@ def consent_proof(
     return ConsentProof(
         present=True,
         ok=not problems,
-        grant_id=grant.id if grant else assertion.get("grant_id"),
+        grant_id=grant.id if grant else (str(assertion.get("grant_id")) if isinstance(assertion.get("grant_id"), str) else None),
         identity=grant.identity if grant else None,
         signer_role=grant.signer_role if grant else None,
         talent_key=fingerprint,
         talent_card=card_match,
-        n=n if isinstance(n, int) else None,
-        of=of if isinstance(of, int) else None,
+        n=n if isinstance(n, int) and not isinstance(n, bool) else None,
+        of=of if isinstance(of, int) and not isinstance(of, bool) else None,
         render_time=when.isoformat() if when else None,
         not_before=grant.not_before.isoformat() if grant else None,
         expires=grant.expires.isoformat() if grant else None,
@@ -363,7 +385,10 @@ def _revoked(document: dict[str, Any], public: bytes, grant_id: str, revocation_
     if _card_key(document) != public:
         return None, ["the revocations file is for another talent key than the one that signed the grant"]
     problems, found = [], None
-    for item in document.get("revocations") or []:
+    items = document.get("revocations")
+    if not isinstance(items, list):
+        return None, ["the revocations file holds no list of revocations"]
+    for item in items:
         data = read_signed(str(item.get("payload", "")), str(item.get("signature", "")), public) if isinstance(item, dict) else None
         if data is None:
             problems.append("a revocation in the file does not verify against the talent key")
@@ -407,17 +432,22 @@ def _vault_root(vault: Any) -> bytes | None:
         return None
 
 
-def _registry(vault: Any, how: str, key: Any) -> dict[str, Any] | None:
+def _registry_record(vault: Any, **key: Any) -> tuple[Any, str | None]:
+    """The render row that agrees with its keyed audit entry, or None and why."""
     try:
-        record = vault.render_by_output(key) if how == "by-hash" else vault.render(key)
-    except LikenessError:
-        return None
+        return vault.verified_render(**key)
+    except LikenessError as exc:
+        return None, f"the render registry could not be read: {exc}"
+
+
+def _registry(vault: Any, **key: Any) -> tuple[dict[str, Any] | None, str | None]:
+    record, why = _registry_record(vault, **key)
     if record is None:
-        return None
+        return None, why
     data = asdict(record)
     data.pop("fingerprint", None)
     data["render_id"] = hex_id(record.render_id)
-    return {k: (v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v)) for k, v in data.items()}
+    return {k: (v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v)) for k, v in data.items()}, None
 
 
 def _sha256(path: Path) -> str:

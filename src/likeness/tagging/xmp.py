@@ -16,6 +16,7 @@ from likeness.errors import InputError
 from likeness.tagging.content_credentials import COMPOSITE_SOURCE
 
 XMP_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+XMP_SCAN_BYTES = 16 << 20
 _XMP_NS = b"http://ns.adobe.com/xap/1.0/\x00"
 
 
@@ -53,8 +54,13 @@ def add_xmp_label(path: str | Path, source_type: str = COMPOSITE_SOURCE) -> bool
 
 
 def read_xmp_label(path: str | Path) -> str | None:
-    """The Iptc4xmpExt:DigitalSourceType found in the file's XMP, if any."""
-    data = Path(path).read_bytes()
+    """The Iptc4xmpExt:DigitalSourceType found in the file's XMP, if any.
+
+    Only the first ``XMP_SCAN_BYTES`` are read: the label is written near the start (before the
+    image data), and a huge file must not be read into memory whole.
+    """
+    with open(path, "rb") as handle:
+        data = handle.read(XMP_SCAN_BYTES)
     match = re.search(rb"Iptc4xmpExt:DigitalSourceType(?:>|=\")\s*([^<\"]+)", data)
     return match.group(1).decode("utf-8", "replace").strip() if match else None
 

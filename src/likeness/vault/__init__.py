@@ -3,7 +3,7 @@ trained models) and its hash-chained audit log."""
 
 from likeness.vault.audit import AuditEntry, AuditReport
 from likeness.vault.faceset import Coverage, Faceset, FacesetItem, coverage
-from likeness.vault.ledger import GrantRecord, RenderRecord, Taken
+from likeness.vault.ledger import GrantRecord, RenderRecord, Taken, Terms
 from likeness.vault.store import ROLES, Identity, ModelInfo, Vault, init_vault, open_vault
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "ModelInfo",
     "RenderRecord",
     "Taken",
+    "Terms",
     "ROLES",
     "Vault",
     "coverage",

@@ -184,6 +184,8 @@ class ChainFacts:
     revocations: dict[str, dict[str, Any]] = field(default_factory=dict)  # grant id -> entry data
     uses: dict[str, list[int]] = field(default_factory=dict)  # grant id -> use numbers
     outputs: dict[str, str] = field(default_factory=dict)  # output sha256 -> render id (hex)
+    renders: dict[str, dict[str, Any]] = field(default_factory=dict)  # render id (hex) -> its render.record entry data
+    deletions: set[str] = field(default_factory=set)  # identity ids whose deletion the chain records
 
     def add(self, entry: AuditEntry) -> None:
         data = entry.data
@@ -191,6 +193,8 @@ class ChainFacts:
             self.enrolments[str(data["id"])] = data
         elif entry.event == "grant.create" and data.get("grant"):
             self.grants.setdefault(str(data["grant"]), data)
+        elif entry.event == "identity.delete" and data.get("id"):
+            self.deletions.add(str(data["id"]))
         elif entry.event == "grant.revoke" and data.get("grant"):
             self.revocations.setdefault(str(data["grant"]), data)
         elif entry.event in USE_EVENTS and data.get("grant"):
@@ -198,6 +202,8 @@ class ChainFacts:
                 self.uses.setdefault(str(data["grant"]), []).append(int(data["n"]))
             if data.get("output_sha256"):
                 self.outputs[str(data["output_sha256"])] = str(data.get("render_id"))
+            if data.get("render_id"):
+                self.renders[str(data["render_id"])] = data
 
 
 USE_EVENTS = ("render.record", "grant.use")  # entries that record a use of a grant

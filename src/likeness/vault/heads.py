@@ -49,10 +49,11 @@ def check_head(document: Any, *, root_pem: bytes | None = None) -> HeadCheck:
         return HeadCheck(False, "not a likeness audit head")
     try:
         body = {k: document[k] for k in _SIGNED_FIELDS}
-        int(body["seq"])
+        if not isinstance(body["seq"], int) or isinstance(body["seq"], bool) or not isinstance(body["hash"], str):
+            raise ValueError("seq must be a whole number and hash a string")
         cert = x509.load_pem_x509_certificate(str(document["certificate"]).encode("ascii"))
         signature = base64.b64decode(str(document["signature"]), validate=True)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError, UnicodeError):
         return HeadCheck(False, "the audit head is incomplete or unreadable")
     fingerprint = cert.fingerprint(hashes.SHA256()).hex()
     public = cert.public_key()
@@ -60,7 +61,7 @@ def check_head(document: Any, *, root_pem: bytes | None = None) -> HeadCheck:
         return HeadCheck(False, "the audit head's certificate is not an ES256 key")
     try:
         public.verify(signature, canonical_text(body).encode("utf-8"), ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
+    except (InvalidSignature, ValueError):
         return HeadCheck(False, "the audit head's signature does not verify", cert.serial_number, fingerprint)
     if root_pem is not None:
         try:

@@ -48,6 +48,7 @@ class GrantRecord:
     created: str
     revocation: tuple[str, str] | None = None  # (payload, signature) of the signed revocation
     identity_id: str = ""
+    identity_role: str = ""
     owner_public: bytes = b""
     statement: tuple[str, str] | None = None  # (payload, signature) of the enrolment statement
 
@@ -116,6 +117,7 @@ def _grant_query():  # noqa: ANN202
             schema.grants,
             schema.identities.c.name.label("identity_name"),
             schema.identities.c.owner_public.label("owner_public"),
+            schema.identities.c.role.label("identity_role"),
             schema.identities.c.statement.label("statement"),
             schema.identities.c.statement_sig.label("statement_sig"),
             schema.revocations.c.payload.label("rev_payload"),
@@ -138,6 +140,7 @@ def _grant_from_row(row: Any) -> GrantRecord:
         created=row.created,
         revocation=(row.rev_payload, row.rev_signature) if row.rev_payload is not None else None,
         identity_id=row.identity_id,
+        identity_role=row.identity_role,
         owner_public=bytes(row.owner_public),
         statement=(row.statement, row.statement_sig) if row.statement is not None else None,
     )
@@ -163,29 +166,59 @@ def _lock(vault: "Vault", connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _USE_LOCK})
 
 
+@dataclass(frozen=True)
+class Terms:
+    """What a use must still satisfy when it is recorded (from the signed grant, checked again)."""
+
+    grant_id: str
+    identity_id: str
+    max_renders: int | None
+    not_before: datetime
+    expires: datetime
+
+
+def _recheck(connection: Connection, facts: audit_log.ChainFacts, terms: Terms, use: str) -> None:
+    """What may have changed since the consent check: revocation, window, the identity itself."""
+    if terms.grant_id in facts.revocations:
+        raise ConsentError(f"grant {terms.grant_id} was revoked while this {use} ran; its output was discarded")
+    now = datetime.now(timezone.utc)
+    if not terms.not_before <= now < terms.expires:
+        raise ConsentError(f"grant {terms.grant_id} is outside its window now ({terms.expires.isoformat()}); its output was discarded")
+    status = connection.execute(
+        select(schema.identities.c.status).where(schema.identities.c.id == terms.identity_id)
+    ).scalar_one_or_none()
+    if status != "active" or terms.identity_id in facts.deletions:
+        raise ConsentError(f"the identity of grant {terms.grant_id} was deleted while this {use} ran; its output was discarded")
+
+
+def _verified_facts(vault: "Vault", connection: Connection) -> audit_log.ChainFacts:
+    facts = audit_log.ChainFacts()
+    report = audit_log.verify(connection, vault.audit_key, facts=facts)
+    if not report.ok:
+        raise ConsentError(f"the audit chain is broken at entry {report.bad_seq} ({report.problem}); no use can be recorded")
+    return facts
+
+
 def take(
     vault: "Vault",
-    grant_id: str,
-    max_renders: int | None,
+    terms: Terms,
     *,
     use: str,
     data: dict[str, Any],
     produce: Callable[[int], RenderRecord] | None = None,
 ) -> Taken:
-    """Take the next use of ``grant_id`` and record it, in one transaction.
+    """Take the next use of the grant and record it, in one transaction.
 
     ``produce(n)`` runs inside the transaction (the lock held) and returns the render it made
     under number ``n``; an exception from it takes nothing. Raises :class:`ConsentError` when
-    the quota is full or the grant was revoked since the check (the caller discards its output).
+    the quota is full, or the grant was revoked, ran out or lost its identity since the check
+    (the caller discards its output).
     """
+    grant_id, max_renders = terms.grant_id, terms.max_renders
     with vault.transaction() as connection:
         _lock(vault, connection)
-        facts = audit_log.ChainFacts()
-        report = audit_log.verify(connection, vault.audit_key, facts=facts)
-        if not report.ok:
-            raise ConsentError(f"the audit chain is broken at entry {report.bad_seq} ({report.problem}); no use can be recorded")
-        if grant_id in facts.revocations:
-            raise ConsentError(f"grant {grant_id} was revoked while this {use} ran; its output was discarded")
+        facts = _verified_facts(vault, connection)
+        _recheck(connection, facts, terms, use)
         n = len(facts.uses.get(grant_id, [])) + 1
         if max_renders is not None and n > max_renders:
             raise ConsentError(
@@ -195,22 +228,48 @@ def take(
         entry_data = dict(data, grant=grant_id, use=use, n=n)
         if record is not None:
             _insert_render(vault, connection, record)
-            entry_data.update(render_id=f"{record.render_id:016x}", output_sha256=record.output_sha256, identity=record.identity)
+            entry_data.update(_render_entry(record))
         entry = vault.append(connection, "render.record" if record is not None else "grant.use", entry_data)
         connection.execute(update(schema.grants).where(schema.grants.c.id == grant_id).values(used=n))
     return Taken(n, record, entry)
 
 
-def record_unnumbered(vault: "Vault", record: RenderRecord, data: dict[str, Any]) -> None:
-    """Record an output a use already covers (a training preview): registered, not counted."""
+def record_unnumbered(vault: "Vault", terms: Terms, record: RenderRecord, data: dict[str, Any]) -> None:
+    """Record an output a use already covers (a training preview): registered, not counted,
+    and refused like a use when the grant was revoked, ran out or lost its identity meanwhile."""
     with vault.transaction() as connection:
+        _lock(vault, connection)
+        _recheck(connection, _verified_facts(vault, connection), terms, "preview")
         _insert_render(vault, connection, record)
-        vault.append(
-            connection,
-            "render.record",
-            dict(data, grant=record.grant_id, n=None, render_id=f"{record.render_id:016x}", output_sha256=record.output_sha256,
-                 identity=record.identity),
-        )
+        vault.append(connection, "render.record", dict(data, grant=record.grant_id, n=None, **_render_entry(record)))
+
+
+def _render_entry(record: RenderRecord) -> dict[str, Any]:
+    """What the chain keeps of a render, so a row edited later is caught (see ``verified``)."""
+    return {
+        "render_id": f"{record.render_id:016x}",
+        "output_sha256": record.output_sha256,
+        "identity": record.identity,
+        "fingerprint_sha256": hashlib.sha256(record.fingerprint).hexdigest() if record.fingerprint else None,
+    }
+
+
+def verified(vault: "Vault", record: RenderRecord | None) -> tuple[RenderRecord | None, str | None]:
+    """``record`` when the keyed chain's entry for it agrees with the row; else None and why."""
+    if record is None:
+        return None, None
+    report, facts = vault.chain_facts()
+    if not report.ok:
+        return None, f"the audit chain is broken at entry {report.bad_seq}: the render registry cannot be trusted"
+    entry = facts.renders.get(f"{record.render_id:016x}")
+    if entry is None:
+        return None, f"render {record.render_id:016x} has a registry row but no entry in the audit chain (the row was inserted)"
+    fingerprint = hashlib.sha256(record.fingerprint).hexdigest() if record.fingerprint else None
+    for key, value in (("output_sha256", record.output_sha256), ("grant", record.grant_id), ("identity", record.identity),
+                       ("n", record.n), ("fingerprint_sha256", fingerprint)):
+        if entry.get(key) != value:
+            return None, f"the registry row of render {record.render_id:016x} does not match its audit entry ({key} was edited)"
+    return record, None
 
 
 def _insert_render(vault: "Vault", connection: Connection, record: RenderRecord) -> None:

@@ -126,7 +126,7 @@ class Vault:
     """
 
     def __init__(self, settings: Settings, engine: Engine, master_key: bytes, studio: str, scrypt_n: int,
-                 vault_id: str = "", problems: tuple[str, ...] = ()):
+                 vault_id: str = "", problems: tuple[str, ...] = (), bound: dict[str, str] | None = None):
         self.settings = settings
         self._engine = engine
         self._master = master_key
@@ -135,6 +135,7 @@ class Vault:
         self.vault_id = vault_id
         self.problems = problems
         self.audit_key = _derived(master_key, "audit-chain")
+        self._bound = bound or {}  # sha256 of the root and leaf certificates the vault was created with
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -220,13 +221,23 @@ class Vault:
             raise VaultError(f"the vault has no {key}; it was not initialised completely")
         return value
 
+    def _certificate(self, which: str) -> bytes:
+        """The root or leaf certificate, refused when it is not the one the vault was created with."""
+        import hashlib
+
+        pem = self._meta(f"{which}_cert")
+        expected = self._bound.get(f"{which}_sha256")
+        if expected is not None and hashlib.sha256(pem).hexdigest() != expected:
+            raise VaultError(f"the studio's C2PA {which} certificate in the database is not the one this vault was created with")
+        return pem
+
     def c2pa_root(self) -> bytes:
         """The studio root certificate (PEM): the trust anchor ``verify`` checks against."""
-        return self._meta("root_cert")
+        return self._certificate("root")
 
     def c2pa_signing(self) -> tuple[bytes, bytes]:
         """(leaf + root certificate chain PEM, leaf private key PEM), decrypted in memory."""
-        chain = self._meta("leaf_cert") + self._meta("root_cert")
+        chain = self._certificate("leaf") + self._certificate("root")
         key = unseal(self._master, self._meta("leaf_key"), associated_data("studio-leaf-key"), what="studio signing key")
         return chain, key
 
@@ -263,7 +274,7 @@ class Vault:
             seq, digest, time_ = entry.seq, entry.hash, entry.time
         _, key = self.c2pa_signing()
         return heads.sign_head(vault_id=self.vault_id, studio=self.studio, seq=seq, hash_hex=digest, time=time_,
-                               key_pem=key, cert_pem=self._meta("leaf_cert"))
+                               key_pem=key, cert_pem=self._certificate("leaf"))
 
     def check_head(self, document: Any) -> tuple[bool, str]:
         """Whether the present chain extends a head this vault signed earlier, and why not."""
@@ -540,8 +551,11 @@ class Vault:
             pending = connection.execute(
                 select(schema.identities.c.id).where(schema.identities.c.status == "deleting")
             ).scalars().all()
-        for identity_id in pending:
-            self._finish_deletion(identity_id)
+        if pending:
+            report, facts = self.chain_facts()
+            for identity_id in pending:
+                if report.ok and identity_id in facts.deletions:
+                    self._finish_deletion(identity_id)  # a deletion cut short: the chain recorded it
         with self._tx() as connection:
             known = set(connection.execute(select(schema.blobs.c.id)).scalars().all())
         strays = stray_files(self.blobs_dir, known, min_age_s=min_age_s)
@@ -563,19 +577,25 @@ class Vault:
     def grant_records(self, identity: str | None = None) -> list[GrantRecord]:
         return ledger.grant_records(self, identity)
 
-    def take(self, grant_id: str, max_renders: int | None, *, use: str, data: dict[str, Any], produce: Any = None) -> Taken:
+    def take(self, terms: ledger.Terms, *, use: str, data: dict[str, Any], produce: Any = None) -> Taken:
         """Take and record the next use of a grant (see :func:`ledger.take`)."""
-        return ledger.take(self, grant_id, max_renders, use=use, data=data, produce=produce)
+        return ledger.take(self, terms, use=use, data=data, produce=produce)
 
-    def record_preview(self, record: RenderRecord, data: dict[str, Any]) -> None:
+    def record_preview(self, terms: ledger.Terms, record: RenderRecord, data: dict[str, Any]) -> None:
         """Register an output that a use already counted (a training preview)."""
-        ledger.record_unnumbered(self, record, data)
+        ledger.record_unnumbered(self, terms, record, data)
 
     def render(self, render_id: int) -> RenderRecord | None:
+        """The registry row of a render (as stored; :meth:`verified_render` checks it against the chain)."""
         return ledger.render(self, render_id)
 
     def render_by_output(self, output_sha256: str) -> RenderRecord | None:
         return ledger.render_by_output(self, output_sha256)
+
+    def verified_render(self, *, render_id: int | None = None, output_sha256: str | None = None) -> tuple[RenderRecord | None, str | None]:
+        """A render whose row agrees with its keyed audit entry (None and why, otherwise)."""
+        row = self.render(render_id) if render_id is not None else self.render_by_output(str(output_sha256))
+        return ledger.verified(self, row)
 
     # -- trained models -----------------------------------------------------------------------
 
@@ -689,7 +709,7 @@ def init_vault(settings: Settings, *, studio: str = "demo-studio", scrypt_n: int
                 "leaf_cert": chain.leaf_cert_pem,
                 "leaf_key": seal(master, chain.leaf_key_pem, associated_data("studio-leaf-key")),
                 "vault_id": vault_id.encode("ascii"),
-                "binding": seal(master, _binding(vault_id, studio, chain.root_cert_pem), associated_data("binding")),
+                "binding": seal(master, _binding(vault_id, studio, chain.root_cert_pem, chain.leaf_cert_pem), associated_data("binding")),
             }
             connection.execute(insert(schema.meta), [{"key": k, "value": v} for k, v in rows.items()])
             audit_log.start_chain(connection)
@@ -700,17 +720,21 @@ def init_vault(settings: Settings, *, studio: str = "demo-studio", scrypt_n: int
     except BaseException:
         engine.dispose()
         raise
-    return Vault(settings, engine, master, studio, params.n, vault_id)
-
-
-def _binding(vault_id: str, studio: str, root_pem: bytes) -> bytes:
     import hashlib
 
-    return audit_log.canonical({"vault": vault_id, "studio": studio, "root_sha256": hashlib.sha256(root_pem).hexdigest()})
+    bound = {"root_sha256": hashlib.sha256(chain.root_cert_pem).hexdigest(), "leaf_sha256": hashlib.sha256(chain.leaf_cert_pem).hexdigest()}
+    return Vault(settings, engine, master, studio, params.n, vault_id, (), bound)
 
 
-def _check_binding(master: bytes, meta: dict[str, bytes]) -> tuple[str, str, tuple[str, ...]]:
-    """(vault id, studio) as created, and what in ``meta`` no longer agrees with them."""
+def _binding(vault_id: str, studio: str, root_pem: bytes, leaf_pem: bytes) -> bytes:
+    import hashlib
+
+    return audit_log.canonical({"vault": vault_id, "studio": studio, "root_sha256": hashlib.sha256(root_pem).hexdigest(),
+                                "leaf_sha256": hashlib.sha256(leaf_pem).hexdigest()})
+
+
+def _check_binding(master: bytes, meta: dict[str, bytes]) -> tuple[str, str, tuple[str, ...], dict[str, str]]:
+    """(vault id, studio) as created, what in ``meta`` no longer agrees with them, and the bound certificate hashes."""
     import hashlib
 
     if "binding" not in meta:
@@ -726,9 +750,11 @@ def _check_binding(master: bytes, meta: dict[str, bytes]) -> tuple[str, str, tup
     stored_id = meta.get("vault_id", b"").decode("ascii", "replace")
     if stored_id != bound["vault"]:
         problems.append(f"the vault id in the database ({stored_id}) is not the one this vault was created with ({bound['vault']})")
-    if hashlib.sha256(meta.get("root_cert", b"")).hexdigest() != bound["root_sha256"]:
-        problems.append("the C2PA root certificate in the database is not the one this vault was created with")
-    return bound["vault"], bound["studio"], tuple(problems)
+    for which in ("root", "leaf"):
+        if hashlib.sha256(meta.get(f"{which}_cert", b"")).hexdigest() != bound[f"{which}_sha256"]:
+            problems.append(f"the C2PA {which} certificate in the database is not the one this vault was created with")
+    certificates = {k: bound[k] for k in ("root_sha256", "leaf_sha256")}
+    return bound["vault"], bound["studio"], tuple(problems), certificates
 
 
 def _where(settings: Settings) -> str:
@@ -766,8 +792,8 @@ def open_vault(settings: Settings, *, recover: bool = True) -> Vault:
         except VaultError:
             raise VaultError(f"wrong vault passphrase for {_where(settings)}") from None
         migrate(engine)  # only after the passphrase is proven: a wrong one changes nothing
-        vault_id, studio, problems = _check_binding(master, meta)
-        vault = Vault(settings, engine, master, studio, params.n, vault_id, problems)
+        vault_id, studio, problems, certificates = _check_binding(master, meta)
+        vault = Vault(settings, engine, master, studio, params.n, vault_id, problems, certificates)
     except BaseException:
         engine.dispose()
         raise
