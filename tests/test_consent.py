@@ -85,11 +85,12 @@ def test_wrong_scope_grantee_and_identity_are_refused_with_reasons(enrolled):
     grant = _grant(enrolled, scopes=["film", "game"])
     assert "not granted" in " ".join(check(enrolled, _request(grant, scope="advertising")).reasons)
     assert "name one" in " ".join(check(enrolled, _request(grant, scope=None)).reasons)
-    assert "not 'other-studio'" in " ".join(check(enrolled, _request(grant, studio="other-studio")).reasons)
+    assert "neither this vault's studio nor one of its organisations" in " ".join(check(enrolled, _request(grant, studio="other-studio")).reasons)
     assert "not 'bob'" in " ".join(check(enrolled, _request(grant, identity="bob")).reasons)
     other = _grant(enrolled, grantee="other-studio")
     refused = check(enrolled, _request(other, studio="other-studio"))
-    assert not refused.allowed and "not this vault's studio" in " ".join(refused.reasons)
+    assert not refused.allowed and "neither this vault's studio nor one of its organisations" in " ".join(refused.reasons)
+    assert "not 'demo-studio' (this vault's studio)" in " ".join(check(enrolled, _request(other)).reasons)
     single = _grant(enrolled, scopes=["film"])
     assert check(enrolled, _request(single, scope=None)).allowed
 

@@ -141,7 +141,7 @@ def test_renamed_studio_in_meta_is_refused(enrolled):
         assert reopened.studio == "demo-studio"  # the sealed binding, not the row
         reasons = " ".join(check(reopened, Request("eileen", grant.id, "film", "render", "other-studio")).reasons)
     assert "the studio name in the database ('other-studio') is not the one this vault was created with ('demo-studio')" in reasons
-    assert "not this vault's studio 'demo-studio'" in reasons
+    assert "neither this vault's studio nor one of its organisations" in reasons
 
 
 def test_edited_vault_id_in_meta_is_refused(enrolled):

@@ -220,3 +220,32 @@ def test_a_failure_after_the_check_uses_nothing(made, studio, tmp_path, case):  
     report, facts = studio.vault.chain_facts()
     assert report.ok and len(facts.uses[made["grant"].id]) == before
     assert out.read_bytes() == b"someone's file" if case == "existing output" else not out.exists()
+
+
+def test_an_edited_registry_row_attributes_nothing(made, studio, tmp_path):  # noqa: F811
+    """Point a render row at another file's hash, or drop its fingerprint: the keyed entry disagrees."""
+    from sqlalchemy import text
+
+    other = tmp_path / "other.png"
+    Image.fromarray(mark_frame(data.astronaut(), render_id=made["record"].render_id)).save(other)
+    digest = verify(other).sha256
+    rid = made["record"].render_id
+    with studio.vault.engine.begin() as connection:
+        connection.execute(text("UPDATE renders SET output_sha256 = :h WHERE id = :i"), {"h": digest, "i": rid})
+    try:
+        v = verify(other, studio.vault)
+        assert v.attribution is None and v.verdict != "intact"
+        assert "does not match its audit entry (output_sha256 was edited)" in " ".join(v.reasons)
+    finally:
+        with studio.vault.engine.begin() as connection:
+            connection.execute(text("UPDATE renders SET output_sha256 = :h WHERE id = :i"), {"h": made["record"].output_sha256, "i": rid})
+    assert verify(made["out"], studio.vault).verdict == "intact"
+
+
+def test_a_text_file_named_png_is_one_clear_line(tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("hello")
+    done = _cli("verify", str(bad))
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "notes.png" in done.stderr
+    done = _cli("verify", str(bad), str(tmp_path / "missing.jpg"), str(ASTRONAUT))
+    assert done.returncode == 2 and done.stderr.count("likeness: error:") == 2 and "no-mark-found" in done.stdout

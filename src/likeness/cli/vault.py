@@ -44,6 +44,17 @@ def _open(*, talent: bool = False):  # -> Vault
     return open_vault(unlocked_settings(talent=talent))
 
 
+def _load_key(path: Path):  # -> Ed25519PrivateKey
+    from likeness.vault.talent_keys import load_key_file
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the key file: {exc.strerror}") from None
+    passphrase = os.environ.get("LIKENESS_TALENT_PASSPHRASE") or _prompt(f"Passphrase of {path}")
+    return load_key_file(data, passphrase, source=str(path))
+
+
 def _write_or_print(text: str, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(text)
@@ -117,15 +128,16 @@ def register(app: typer.Typer) -> None:
     identity = typer.Typer(help="Enrolled identities: enrol, list, show, delete.", no_args_is_help=True)
     app.add_typer(identity, name="identity")
 
-    def _enrol(name: str, media: list[Path], role: str, as_json: bool) -> None:
+    def _enrol(name: str, media: list[Path], role: str, as_json: bool, key_file: Path | None = None) -> None:
         from likeness.faces import FaceAnalyzer
         from likeness.vault.enrolment import enrol
 
         for path in media:
             if not path.is_file():
                 raise InputError(f"{path}: no such file")
-        with _open(talent=True) as vault, FaceAnalyzer() as analyzer:
-            report = enrol(vault, name, media, analyzer=analyzer, role=role, talent_passphrase=vault.settings.talent_passphrase)
+        owner = _load_key(key_file) if key_file is not None else None
+        with _open(talent=owner is None) as vault, FaceAnalyzer() as analyzer:
+            report = enrol(vault, name, media, analyzer=analyzer, role=role, talent_passphrase=vault.settings.talent_passphrase, owner=owner)
         if as_json:
             _print_json(report.as_dict())
             return
@@ -139,10 +151,11 @@ def register(app: typer.Typer) -> None:
         name: str = typer.Argument(..., help="Name of the identity."),
         media: list[Path] = typer.Argument(..., help="Photos and videos of this one person."),
         role: str = typer.Option("self", "--role", help="Who signs for the talent: self, guardian, estate or agent."),
+        key: Optional[Path] = typer.Option(None, "--key", help="The talent's own key file (`likeness talent keygen`): only its public half is stored."),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Enrol NAME from MEDIA (or add MEDIA to NAME after checking it is the same person)."""
-        _enrol(name, media, role, as_json)
+        _enrol(name, media, role, as_json, key)
 
     @identity.command("add")
     def identity_add(
@@ -369,6 +382,51 @@ def register(app: typer.Typer) -> None:
 
     talent = typer.Typer(help="What a talent keeps and publishes: their card.", no_args_is_help=True)
     app.add_typer(talent, name="talent")
+
+    @talent.command("keygen")
+    def talent_keygen(out: Path = typer.Option(..., "--out", "-o", help="Key file to write (keep it; it never goes to the server).")) -> None:
+        """Make the talent's own Ed25519 key file, encrypted with their passphrase (LIKENESS_TALENT_PASSPHRASE or a prompt)."""
+        import base64
+
+        from likeness.vault.talent_keys import key_fingerprint, new_key_file
+
+        if out.exists():
+            raise InputError(f"{out}: exists; a key file is never overwritten")
+        passphrase = os.environ.get("LIKENESS_TALENT_PASSPHRASE") or _prompt("Passphrase for the new key file", confirm=True)
+        if not passphrase:
+            raise InputError("no passphrase: set LIKENESS_TALENT_PASSPHRASE or enter it at the prompt")
+        pem, public = new_key_file(passphrase)
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+        print(json.dumps({"key_file": str(out), "public_key": base64.b64encode(public).decode(), "fingerprint": key_fingerprint(public)}, indent=2))
+
+    @app.command("sign")
+    def sign_file(
+        request: Path = typer.Argument(..., help="What the studio asks you to sign (JSON with a \"payload\": a licence request, a revocation)."),
+        key: Path = typer.Option(..., "--key", help="Your key file (`likeness talent keygen`)."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the signed file (default: stdout)."),
+    ) -> None:
+        """Sign a payload with the talent's key, on the talent's own machine (no vault needed); shows what you sign."""
+        from likeness.tagging.verify import read_json_file
+        from likeness.vault.talent_keys import key_fingerprint, sign_payload
+
+        document = read_json_file(request, "request to sign")
+        payload = document.get("payload") or (document.get("to_sign") or {}).get("payload")
+        if not isinstance(payload, str):
+            raise InputError(f"{request}: holds no payload to sign")
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            raise InputError(f"{request}: the payload is not JSON") from None
+        owner = _load_key(key)
+        text, signature = sign_payload(owner, data)
+        if text != payload:
+            raise InputError(f"{request}: the payload is not in canonical form; refusing to sign something else than shown")
+        public = owner.public_key().public_bytes_raw()
+        print(f"signing {data.get('type')} for {data.get('identity')!r} -> {data.get('grantee', data.get('grant'))!r} "
+              f"with key {key_fingerprint(public)[:16]}", file=sys.stderr)
+        _write_or_print(json.dumps({"payload": text, "signature": signature}, indent=2) + "\n", out)
 
     @talent.command("card")
     def talent_card(

@@ -65,6 +65,7 @@ class Grant:
     identity_id: str = ""
     talent_key: str = ""  # SHA-256 fingerprint of the owner key that signs
     vault: str = ""  # the vault id the grant is valid in
+    approval: bool = False  # outputs stay held until the talent approves each
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -74,6 +75,7 @@ class Grant:
             "identity_id": self.identity_id,
             "talent_key": self.talent_key,
             "vault": self.vault,
+            "approval": self.approval,
             "grantee": self.grantee,
             "scopes": sorted(self.scopes),
             "not_before": _iso(self.not_before),
@@ -99,8 +101,8 @@ class Grant:
                 raise ValueError(f"max_renders must be a whole number of 1 or more, got {max_renders!r}")
             if not isinstance(data["scopes"], list) or not all(isinstance(x, str) for x in data["scopes"]):
                 raise ValueError("scopes must be a list of names")
-            if not isinstance(data["visible_label"], bool):
-                raise ValueError("visible_label must be true or false")
+            if not isinstance(data["visible_label"], bool) or not isinstance(data.get("approval", False), bool):
+                raise ValueError("visible_label and approval must be true or false")
             return Grant(
                 id=str(data["id"]),
                 identity=str(data["identity"]),
@@ -116,6 +118,7 @@ class Grant:
                 identity_id=str(data["identity_id"]),
                 talent_key=str(data["talent_key"]),
                 vault=str(data["vault"]),
+                approval=bool(data.get("approval", False)),
             )
         except (KeyError, TypeError, ValueError, InputError, OverflowError) as exc:
             raise ConsentError(f"malformed grant: {exc}") from None

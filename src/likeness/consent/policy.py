@@ -123,10 +123,12 @@ def check(vault: Vault, request: Request, *, now: datetime | None = None) -> Dec
 
     if grant.identity != request.identity:
         reasons.append(f"the grant is for {grant.identity!r}, not {request.identity!r}")
-    if grant.grantee != vault.studio:
-        reasons.append(f"the grant is for studio {grant.grantee!r}, not this vault's studio {vault.studio!r}")
-    elif request.studio != grant.grantee:
-        reasons.append(f"the grant is for studio {grant.grantee!r}, not {request.studio!r}")
+    # The grantee: the vault's own studio (the CLI) or one of its client organisations (the studio server).
+    if request.studio != vault.studio and not _is_organisation(vault, request.studio):
+        reasons.append(f"{request.studio!r} is neither this vault's studio nor one of its organisations")
+    if grant.grantee != request.studio:
+        own = " (this vault's studio)" if request.studio == vault.studio else ""
+        reasons.append(f"the grant is for {grant.grantee!r}, not {request.studio!r}{own}")
     if request.scope is None:
         if len(grant.scopes) != 1:
             reasons.append(f"the grant covers several scopes ({', '.join(grant.scopes)}): name one")
@@ -146,6 +148,12 @@ def check(vault: Vault, request: Request, *, now: datetime | None = None) -> Dec
         reasons.append(f"quota exhausted ({count} of {grant.max_renders} renders used)")
     return Decision(not reasons, tuple(reasons), grant, record.identity_id, Signed(record.payload, record.signature),
                     record.owner_public, count + 1)
+
+
+def _is_organisation(vault: Vault, name: str) -> bool:
+    from likeness.vault.accounts import find_organisation
+
+    return find_organisation(vault, name) is not None
 
 
 def _revocation_reasons(record: Any, chained: dict[str, Any] | None) -> list[str]:

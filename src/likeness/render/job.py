@@ -52,6 +52,7 @@ class RenderJob:
     face: FaceSpec = "largest"
     reference: Path | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    organisation: str | None = None  # the client organisation rendering (the studio's workers); None: the vault's own
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "target", Path(self.target))

@@ -21,7 +21,7 @@ import logging
 import secrets
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -51,6 +51,13 @@ FINGERPRINT_FRAMES = 8  # marked frames, evenly spread, whose fingerprint the re
 log = logging.getLogger("likeness.render")
 
 
+Observer = Callable[[str, int, "int | None"], None]
+
+
+def _silent(stage: str, frame: int, frames: int | None) -> None:
+    """The observer of a render nobody watches."""
+
+
 def new_render_id() -> int:
     """A random, non-zero 63-bit id: it fits a signed BIGINT and the 64-bit watermark payload."""
     return secrets.randbelow((1 << 63) - 1) + 1
@@ -63,13 +70,17 @@ def render(
     analyzer: faces.FaceAnalyzer,
     engine: swap.Engine | None = None,
     progress: bool = True,
+    observer: Observer | None = None,
 ) -> RenderRecord:
     """Run ``job`` and return its record; the output exists only if this returns.
 
     ``engine`` lets a caller that renders often keep one engine (its models) alive; by default
     one is made from ``job.engine``. Raises :class:`ConsentError` (nothing written) when the
     grant does not cover the job, :class:`InputError` for a bad target, output or reference.
+    ``observer(stage, frame, frames)`` hears the progress (a studio worker's heartbeat); an
+    exception it raises (a cancel) stops the render with nothing written and nothing used.
     """
+    observe = observer or _silent
     overwrite = bool(job.option("overwrite"))
     check_output_path(job.output, job.target, overwrite=overwrite)
     if job.reference is not None and not job.reference.is_file():
@@ -78,6 +89,8 @@ def render(
         raise InputError(f"unknown swap engine {job.engine!r}; available: {', '.join(swap.engine_names())}")
     decision = _authorize(job, vault)
     info = media.probe(job.target)
+    total = int(info.frame_count) if info.kind == "video" and info.frame_count else (1 if info.kind == "image" else None)
+    observe("analysing", 0, total)
     plan = plan_output(job.output, job.target, info.kind, overwrite=overwrite)
 
     max_gap = int(job.option("hold_frames"))
@@ -112,7 +125,7 @@ def render(
             if frames is None:
                 frames = prefetched(_frames(job.target, info, progress, "swapping"), LOOKAHEAD_FRAMES, name="likeness-decode")
         try:
-            count = _encode(frames, pending.encoded, plan, job, info, marks, visible, selected, holds, swapper)
+            count = _encode(frames, pending.encoded, plan, job, info, marks, visible, selected, holds, swapper, observe, total)
         finally:
             frames.close()  # stops the decode and analysis threads at once, even on an error
         if streaming:
@@ -126,13 +139,14 @@ def render(
                 marks = _Marks(info, vault.watermark_key(), render_id)
                 frames = prefetched(_frames(job.target, info, progress, "swapping again"), LOOKAHEAD_FRAMES, name="likeness-decode")
                 try:
-                    count = _encode(frames, pending.encoded, plan, job, info, marks, visible, *final, swapper)
+                    count = _encode(frames, pending.encoded, plan, job, info, marks, visible, *final, swapper, observe, total)
                 finally:
                     frames.close()
         if swapper.swapped_frames == 0:
             raise LikenessError(f"{job.target}: the {job.engine} engine failed on every frame; nothing was written")
         pending.checkpoint("encoded")
-        fingerprint = output_fingerprint(marks.samples).to_bytes()
+        observe("sealing", count, total)
+        fingerprint = output_fingerprint(marks.samples, regions=marks.regions).to_bytes()
         chain_pem, key_pem = vault.c2pa_signing()
 
         def produce(n: int) -> RenderRecord:
@@ -164,10 +178,12 @@ class _Marks:
         total = max(1, int(info.frame_count or 1)) if info.kind == "video" else 1
         self.wanted = {round(i * (total - 1) / max(1, FINGERPRINT_FRAMES - 1)) for i in range(min(FINGERPRINT_FRAMES, total))}
         self.samples: list[Image] = []
+        self.regions: list[list[tuple[int, int, int, int]]] = []  # the swapped faces of each sample
 
-    def keep(self, index: int, image: Image) -> None:
+    def keep(self, index: int, image: Image, boxes: list) -> None:
         if index in self.wanted and len(self.samples) < FINGERPRINT_FRAMES:
             self.samples.append(image)
+            self.regions.append([tuple(int(v) for v in box) for box in boxes])
 
 
 def _make_engine(job: RenderJob) -> swap.Engine:
@@ -183,7 +199,8 @@ def _make_engine(job: RenderJob) -> swap.Engine:
 
 def _authorize(job: RenderJob, vault: Any) -> Any:
     """Ask consent (which audits the decision); the quota is used only when the output exists."""
-    request = consent.Request(identity=job.identity, grant_id=job.grant_id, scope=job.scope, use="render", studio=vault.studio)
+    request = consent.Request(identity=job.identity, grant_id=job.grant_id, scope=job.scope, use="render",
+                              studio=job.organisation or vault.studio)
     decision = consent.authorize(vault, request)
     if not decision.allowed:
         reasons = "; ".join(decision.reasons) or "no reason given"
@@ -425,10 +442,13 @@ def _encode(
     selected: list[list[Face]],
     holds: list[list[int]],
     swapper: FrameSwapper,
+    observe: Observer,
+    total: int | None,
 ) -> int:
     """Swap, watermark and write every frame to ``path``; returns the number of frames."""
     count = 0
     marks.samples.clear()
+    marks.regions.clear()
     marker, render_id = marks.marker, marks.render_id  # one per render: layouts and tiled patterns reused by every frame
     with ExitStack() as stack:
         # Three stages on three threads, in frame order: the engine works a frame or two ahead,
@@ -448,7 +468,7 @@ def _encode(
             held = holds[frame.index] if frame.index < len(holds) else []
             swapped = swapper.apply(frame.image, proposals.result(), held, frame.time)
             marked = mark(swapped, frame, [face.box for face in chosen])
-            marks.keep(frame.index, marked)
+            marks.keep(frame.index, marked, [face.box for face in chosen])
             if info.kind == "image":
                 media.write_image(path, marked, quality=int(job.option("quality")))
             else:
@@ -464,6 +484,7 @@ def _encode(
                 while len(writes) > WRITE_AHEAD_FRAMES:
                     writes.popleft().result()
             count += 1
+            observe("swapping", count, total)
 
         for frame in frames:
             chosen = selected[frame.index] if frame.index < len(selected) else []

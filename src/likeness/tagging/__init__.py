@@ -1,6 +1,8 @@
 """likeness.tagging: every output recognisable as synthetic (watermark, C2PA, XMP, visible label)."""
 
 from likeness.tagging.content_credentials import COMPOSITE_SOURCE, Manifest, read_manifest, sign
+from likeness.tagging.fingerprint import MATCH_THRESHOLD as FINGERPRINT_THRESHOLD
+from likeness.tagging.fingerprint import Fingerprint, FingerprintMatch
 from likeness.tagging.seam import mark_frame, seal
 from likeness.tagging.verify import Verdict, verify
 from likeness.tagging.visible_label import LabelSchedule, label_box, visible_label
@@ -19,8 +21,11 @@ from likeness.tagging.xmp import add_xmp_label, read_xmp_label
 __all__ = [
     "COMPOSITE_SOURCE",
     "FALSE_POSITIVE_BOUND",
+    "FINGERPRINT_THRESHOLD",
     "PUBLIC_KEY",
     "Detection",
+    "Fingerprint",
+    "FingerprintMatch",
     "LabelSchedule",
     "Manifest",
     "Verdict",

@@ -8,6 +8,8 @@ seals them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,6 +182,7 @@ def enrol(
     analyzer: FaceAnalyzer,
     role: str = "self",
     talent_passphrase: str | None = None,
+    owner: Any = None,
     options: EnrolOptions = EnrolOptions(),
 ) -> EnrolReport:
     """Enrol a new identity; on an existing name, add the media after a same-person check."""
@@ -188,7 +191,7 @@ def enrol(
     if any(i.name == name.strip() for i in vault.identities()):
         identity = vault.add_media(name, list(collected.items), sources=files)
     else:
-        identity = vault.enrol(name, list(collected.items), role=role, talent_passphrase=talent_passphrase, sources=files)
+        identity = vault.enrol(name, list(collected.items), role=role, talent_passphrase=talent_passphrase, sources=files, owner=owner)
     return EnrolReport(identity, collected.examined, len(collected.items), collected.dropped, identity.coverage)
 
 

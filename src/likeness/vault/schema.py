@@ -118,3 +118,147 @@ audit_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# -- the studio: parties, licensing and deliveries (migration 0004) ------------------------------
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),  # what grants name as their grantee
+    Column("created", String(40), nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("username", String(200), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # operator | organisation | talent
+    Column("organisation_id", String(36), ForeignKey("organisations.id"), nullable=True),
+    Column("org_role", String(16), nullable=True),  # admin | member (organisation accounts)
+    Column("password_hash", Text, nullable=False),  # Argon2id
+    Column("created", String(40), nullable=False),
+    Column("disabled", Integer, nullable=False, default=0),
+)
+
+representatives = Table(
+    "representatives",
+    metadata,
+    Column("account_id", String(36), ForeignKey("accounts.id"), primary_key=True),
+    Column("identity_id", String(36), ForeignKey("identities.id"), primary_key=True),
+    Column("role", String(16), nullable=False),  # self | guardian | estate | agent
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),  # the cookie is never stored, only its hash
+    Column("account_id", String(36), ForeignKey("accounts.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created", String(40), nullable=False),
+    Column("expires", String(40), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("account_id", String(36), ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("created", String(40), nullable=False),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(200), nullable=False, index=True),
+    Column("time", String(40), nullable=False),
+)
+
+listings = Table(
+    "listings",
+    metadata,
+    Column("identity_id", String(36), ForeignKey("identities.id"), primary_key=True),
+    Column("listed", Integer, nullable=False, default=0),  # organisations see it and may ask for a licence
+    Column("named", Integer, nullable=False, default=0),  # the public verify endpoint may name the identity
+    Column("max_active", Integer, nullable=True),  # the talent's cap on active licences
+)
+
+licence_requests = Table(
+    "licence_requests",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("organisation_id", String(36), ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("identity_id", String(36), ForeignKey("identities.id"), nullable=False, index=True),
+    Column("account_id", String(36), ForeignKey("accounts.id"), nullable=False),
+    Column("terms", Text, nullable=False),  # JSON: scopes, not_before, expires, max_renders, visible_label, approval, purpose, note
+    Column("payload", Text, nullable=False),  # the grant payload the talent is asked to sign (canonical JSON)
+    Column("state", String(16), nullable=False),  # pending | signed | declined
+    Column("reason", Text, nullable=True),
+    Column("created", String(40), nullable=False),
+    Column("decided", String(40), nullable=True),
+)
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("organisation_id", String(36), ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("account_id", String(36), ForeignKey("accounts.id"), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("kind", String(8), nullable=False),  # image | video
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created", String(40), nullable=False),
+)
+
+outputs = Table(
+    "outputs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("job_id", String(36), nullable=False, unique=True),
+    Column("organisation_id", String(36), ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("identity_id", String(36), ForeignKey("identities.id"), nullable=False, index=True),
+    Column("grant_id", String(36), nullable=False),
+    Column("render_id", String(16), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("held", Integer, nullable=False),  # 1 until the talent approves, when the grant asks for approval
+    Column("approved_by", String(36), nullable=True),
+    Column("created", String(40), nullable=False),
+)
+
+# The studio's durable render queue (vault/jobs.py): one row per job, claimed by one worker at a
+# time; ``heartbeat`` tells a live worker from a dead one. No face data, only paths and progress.
+from sqlalchemy import Boolean, Float, Index  # noqa: E402 - kept with the table they serve
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("organisation", String(200), nullable=False, index=True),
+    Column("account", String(200), nullable=False),
+    Column("identity", String(200), nullable=False),
+    Column("grant_id", String(36), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("output", Text, nullable=False),
+    Column("options", Text, nullable=False),  # JSON
+    Column("state", String(16), nullable=False),  # queued | running | succeeded | failed | cancelled
+    Column("stage", String(32), nullable=False),
+    Column("frame", Integer, nullable=False),
+    Column("frames", Integer, nullable=True),
+    Column("fps", Float, nullable=True),
+    Column("eta_s", Float, nullable=True),
+    Column("worker", String(200), nullable=True),
+    Column("heartbeat", String(40), nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("render_id", String(16), nullable=True),
+    Column("cancel_requested", Boolean, nullable=False),
+    Column("created", String(40), nullable=False),
+    Column("updated", String(40), nullable=False),
+    Index("ix_jobs_state_created", "state", "created"),
+)

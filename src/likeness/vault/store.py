@@ -57,6 +57,7 @@ from likeness.vault.faceset import (
 from likeness.vault.files import private_database, private_dir
 from likeness.vault.firewall import closest, same_person, strangers
 from likeness.vault.talent_keys import (
+    held_owner_key,
     enrolment_statement,
     key_fingerprint,
     new_owner_key,
@@ -366,8 +367,14 @@ class Vault:
         role: str = "self",
         talent_passphrase: str | None = None,
         sources: list[str] | None = None,
+        owner: Any = None,
     ) -> Identity:
-        """Store a new identity: firewall checks, sealed blobs, then one committing transaction."""
+        """Store a new identity: firewall checks, sealed blobs, then one committing transaction.
+
+        ``owner``: the talent's own Ed25519 key (from their key file) to sign the enrolment
+        statement; only its public half is stored. Without it a key is made here and sealed
+        under ``talent_passphrase`` (single-machine use).
+        """
         name = _check_name(name)
         if role not in ROLES:
             raise InputError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
@@ -376,7 +383,7 @@ class Vault:
         if any(i.name == name for i in self.identities()):
             raise InputError(f"identity {name!r} already exists; add media to it with `likeness identity add`")
         identity_id = str(uuid.uuid4())
-        owner = new_owner_key(identity_id, talent_passphrase or "", scrypt_n=self.scrypt_n)
+        owner = held_owner_key(owner) if owner is not None else new_owner_key(identity_id, talent_passphrase or "", scrypt_n=self.scrypt_n)
         data_key = new_key()
         written: list[str] = []
         try:

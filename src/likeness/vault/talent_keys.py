@@ -21,6 +21,7 @@ from likeness.vault.crypto import KdfParams, associated_data, derive_key, new_kd
 
 
 STATEMENT_TYPE = "likeness.enrolment/1"
+HELD_BY_TALENT = "held-by-talent"  # owner_kdf of an identity whose private key never reached the vault
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,12 @@ class SealedOwnerKey:
     sealed_private: bytes
     kdf_json: str
     key: Ed25519PrivateKey  # in memory only, to sign the enrolment statement; never stored
+
+
+def held_owner_key(key: Ed25519PrivateKey) -> SealedOwnerKey:
+    """An owner key the talent keeps: the vault stores its public half only."""
+    public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return SealedOwnerKey(public, b"", HELD_BY_TALENT, key)
 
 
 def key_fingerprint(public_raw: bytes) -> str:
@@ -109,6 +116,8 @@ def new_owner_key(identity_id: str, talent_passphrase: str, *, scrypt_n: int) ->
 
 def unlock_owner_key(identity_name: str, identity_id: str, sealed: bytes, kdf_json: str, talent_passphrase: str | None) -> Ed25519PrivateKey:
     """The owner's private key, or ConsentError when the talent passphrase is wrong or missing."""
+    if kdf_json == HELD_BY_TALENT:
+        raise ConsentError(f"the talent holds {identity_name!r}'s key: sign on their machine with `likeness sign FILE --key KEY_FILE`")
     if not talent_passphrase:
         raise ConsentError(f"signing for {identity_name!r} needs the talent passphrase (LIKENESS_TALENT_PASSPHRASE)")
     kdf = json.loads(kdf_json)
@@ -126,3 +135,26 @@ def verify_signature(public_raw: bytes, signature: bytes, message: bytes) -> boo
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def new_key_file(passphrase: str) -> tuple[bytes, bytes]:
+    """(key file, raw public key): a fresh Ed25519 key the talent keeps, encrypted under their passphrase."""
+    if len(passphrase) < 8:
+        raise VaultError("a key file passphrase needs at least 8 characters")
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.BestAvailableEncryption(passphrase.encode("utf-8")))
+    return pem, key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def load_key_file(data: bytes, passphrase: str | None, *, source: str = "key file") -> Ed25519PrivateKey:
+    """The talent's key from their key file; one clear ConsentError on a wrong passphrase or file."""
+    if not passphrase:
+        raise ConsentError(f"{source}: needs its passphrase (LIKENESS_TALENT_PASSPHRASE)")
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase.encode("utf-8"))
+    except (ValueError, TypeError):
+        raise ConsentError(f"{source}: wrong passphrase, or not a likeness key file") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConsentError(f"{source}: not an Ed25519 key")
+    return key

@@ -1,0 +1,1 @@
+"""likeness.studio: the studio server (organisations, jobs, workers)."""

@@ -1,0 +1,72 @@
+"""The studio server: one FastAPI app over the same library and vault as the CLI.
+
+Every render still goes through ``render.render`` (in a worker); the app only builds jobs,
+checks who may do what, and serves what each party may see.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from likeness.studio import problems
+from likeness.studio.problems import Problem
+from likeness.studio.routers import accounts, audit, identities, jobs, licences, outputs, sessions, uploads, verify
+
+API = "/api/v1"
+MAX_UPLOAD_BYTES = 2 << 30  # 2 GiB
+
+
+def create_app(vault: Any, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+    """The app for an open ``vault`` (the caller owns and closes it)."""
+    from likeness import __version__
+
+    app = FastAPI(title="likeness studio", version=__version__, openapi_url=f"{API}/openapi.json", docs_url=f"{API}/docs",
+                  redoc_url=None)
+    app.state.vault = vault
+    app.state.max_upload_bytes = max_upload_bytes
+    app.state.face_check = FaceCheck()
+    problems.install(app)
+    for module in (sessions, accounts, identities, licences, uploads, jobs, outputs, audit, verify):
+        app.include_router(module.router, prefix=API)
+
+    @app.get(f"{API}/health", tags=["health"])
+    def health() -> dict:
+        return {"ok": True, "vault": vault.vault_id, "studio": vault.studio}
+
+    return app
+
+
+class FaceCheck:
+    """Refuses a target without a face before it is queued (one detector, loaded on first use)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._analyzer = None
+
+    def __call__(self, path: Path) -> None:
+        from likeness import media
+
+        with self._lock:
+            if self._analyzer is None:
+                from likeness.faces import FaceAnalyzer
+
+                self._analyzer = FaceAnalyzer()
+            info = media.probe(path)
+            if info.kind == "image":
+                frames = [media.read_image(path)]
+            else:
+                step, frames = max(1, int(info.frame_count or 1) // 6), []
+                with media.read_frames(path) as reader:
+                    for frame in reader:
+                        if frame.index % step == 0:
+                            frames.append(frame.image)
+                        if len(frames) >= 6:
+                            break
+            if not frames:
+                raise Problem(422, "no frame of the target could be decoded: nothing was queued")
+            if not any(self._analyzer.detect(frame) for frame in frames):
+                raise Problem(422, "no face found in the target: nothing was queued")

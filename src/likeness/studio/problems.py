@@ -1,0 +1,51 @@
+"""Errors as RFC 9457 problem+json, with one line a person can act on, never a traceback."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from likeness.errors import ConsentError, InputError, LikenessError, VaultError
+
+MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(HTTPException):
+    """An HTTP error with a title and a detail line (raised by routers and dependencies)."""
+
+    def __init__(self, status: int, detail: str, *, title: str | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code=status, detail=detail, headers=headers)
+        self.title = title
+
+
+def problem(status: int, detail: str, *, title: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"type": "about:blank", "title": title or _TITLES.get(status, "Error"), "status": status, "detail": detail}
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+_TITLES = {400: "Bad request", 401: "Not logged in", 403: "Forbidden", 404: "Not found", 409: "Conflict", 413: "Too large",
+           415: "Unsupported media", 422: "Invalid input", 429: "Too many attempts", 500: "Internal error", 503: "Unavailable"}
+
+
+def install(app: FastAPI) -> None:
+    """Map every error a request can meet to problem+json."""
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), title=getattr(exc, "title", None), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return problem(422, f"{where or 'request'}: {first.get('msg', 'invalid')}")
+
+    @app.exception_handler(LikenessError)
+    async def _likeness(_request: Request, exc: LikenessError) -> JSONResponse:
+        status = 403 if isinstance(exc, ConsentError) else 400 if isinstance(exc, InputError) else 503 if isinstance(exc, VaultError) else 500
+        return problem(status, str(exc))
+
+    @app.exception_handler(Exception)
+    async def _any(_request: Request, exc: Exception) -> JSONResponse:
+        return problem(500, f"internal error: {type(exc).__name__}")

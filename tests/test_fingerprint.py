@@ -1,0 +1,160 @@
+"""The perceptual fingerprint: a copy of a render matches it; another picture with the render's mark does not."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from conftest import shared
+from likeness.errors import InputError
+from likeness.tagging import PUBLIC_KEY, Watermarker
+from likeness.tagging.fingerprint import MATCH_THRESHOLD, Fingerprint, compare, fingerprint, probe
+from likeness.tagging.visible_label import visible_label
+
+RENDER_ID = 0x2468_ACE0_1357_9BDF
+SECRET = b"per-vault secret for the tests"
+
+
+def _jpeg(image, quality):
+    ok, buf = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
+
+
+def _crop_half_area(image, y0, x0):
+    h, w = image.shape[:2]
+    ch, cw = int(h * 0.7072), int(w * 0.7072)
+    y, x = int((h - ch) * y0), int((w - cw) * x0)
+    return image[y : y + ch, x : x + cw]
+
+
+def _rotate(image, degrees):
+    h, w = image.shape[:2]
+    return cv2.warpAffine(image, cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0), (w, h), borderMode=cv2.BORDER_REFLECT)
+
+
+def _read(name):
+    return cv2.imread(str(shared(name)))[:, :, ::-1].copy()
+
+
+@pytest.fixture(scope="module")
+def render(astronaut):
+    """The genuine output: the astronaut marked with both marks, and its fingerprint taken after marking."""
+    marked = Watermarker(PUBLIC_KEY, secret_key=SECRET).embed(astronaut, RENDER_ID)
+    return marked, fingerprint([marked])
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        lambda im: im,
+        lambda im: _jpeg(im, 30),
+        lambda im: _jpeg(_crop_half_area(im, 0.0, 1.0), 50),
+        lambda im: _jpeg(_crop_half_area(im, 0.6, 0.2), 30),
+        lambda im: cv2.resize(cv2.resize(im, (256, 256), interpolation=cv2.INTER_AREA), (512, 512)),
+        lambda im: _jpeg(_rotate(im, -4), 60),
+        lambda im: np.clip((im.astype(np.float32) - 128) * 1.3 + 150, 0, 255).astype(np.uint8),
+        lambda im: _jpeg(np.clip(cv2.GaussianBlur(im, (0, 0), 1.0) + np.random.default_rng(0).normal(0, 5, im.shape), 0, 255).astype(np.uint8), 70),
+    ],
+    ids=["none", "jpeg_q30", "crop_half_jpeg_q50", "crop_half_jpeg_q30", "half_size_and_back", "rotate_4_jpeg", "grade", "blur_noise_jpeg"],
+)
+def test_genuine_copy_matches(render, attack):
+    marked, fp = render
+    match = compare(fp, [attack(marked)])
+    assert match.matched, match.detail
+    assert match.score >= match.threshold == MATCH_THRESHOLD
+
+
+def test_other_pictures_do_not_match(render):
+    _, fp = render
+    others = [data.coffee(), data.chelsea(), data.rocket(), cv2.cvtColor(data.camera(), cv2.COLOR_GRAY2RGB), data.immunohistochemistry()]
+    for other in others:
+        match = compare(fp, [other])
+        assert not match.matched, match.detail
+        assert match.score < MATCH_THRESHOLD / 2
+
+
+@pytest.mark.parametrize(
+    "name", ["syn_SFHQ_pt1_00000161.jpg", "syn_t2i_threequarter_FLUX1_schnell_image_0014943.jpg", "pd_nasa_astronaut_class_group.jpg", "syn_SFHQ_sample_2x4_grid_8faces.jpg"]
+)
+def test_shared_stills_do_not_match_the_astronaut(render, name):
+    match = compare(render[1], [_read(name)])
+    assert not match.matched, match.detail
+
+
+def test_forged_mark_on_a_real_photo_does_not_match(render):
+    """A real photo stamped with the render's id (public key: anyone can) is not that render."""
+    forged = Watermarker(PUBLIC_KEY).embed(data.coffee(), RENDER_ID)
+    assert Watermarker(PUBLIC_KEY).detect(forged).payload == RENDER_ID  # the public mark alone says "render X"
+    assert not Watermarker(SECRET).detect(forged).found  # no secret mark
+    assert not compare(render[1], [forged]).matched  # and not the picture render X was
+
+
+def test_same_visible_label_is_not_a_match():
+    """Two renders share the "AI-generated" plate; that corner alone must not confirm one as the other."""
+    a = visible_label(cv2.resize(data.coffee(), (960, 540)))
+    b = visible_label(cv2.resize(data.chelsea(), (960, 540)))
+    assert not compare(fingerprint([a]), [b]).matched
+
+
+def test_round_trip_and_size(render):
+    marked, fp = render
+    blob = fp.to_bytes()
+    assert len(blob) < 16 * 1024
+    back = Fingerprint.from_bytes(blob)
+    assert back == fp and back.to_bytes() == blob
+    assert compare(back, [_jpeg(marked, 50)]).matched
+
+
+def test_garbage_is_an_input_error(render):
+    blob = render[1].to_bytes()
+    bad = [b"", b"LKFP", b"not a fingerprint at all", bytes(100), blob[:-7], blob + b"\0", blob[:4] + b"\x09" + blob[5:], np.random.default_rng(0).bytes(9000)]
+    for b in bad:
+        with pytest.raises(InputError):
+            Fingerprint.from_bytes(b)
+
+
+def test_bad_images_are_input_errors():
+    with pytest.raises(InputError):
+        fingerprint([])
+    with pytest.raises(InputError):
+        fingerprint([np.zeros((64, 64), np.uint8)])
+    with pytest.raises(InputError):
+        fingerprint(data.astronaut())  # an image, not a sequence of them
+
+
+def _h264(frames, crf):
+    import av
+
+    h, w = frames[0].shape[:2]
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=25, options={"crf": str(crf)})
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for image in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    buf.seek(0)
+    with av.open(buf) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def _clip(name, count):
+    from likeness import media
+
+    with media.read_frames(shared(name)) as reader:
+        return [f.image for _, f in zip(range(count), reader)]
+
+
+def test_video_copy_matches_at_other_frames_and_other_videos_do_not():
+    frames = Watermarker(PUBLIC_KEY, video=True, secret_key=SECRET).embed_frames(_clip("ccby_tears_of_steel_10s.mp4", 48), RENDER_ID)
+    fp = fingerprint(frames[::6])  # 8 evenly sampled frames, as the pipeline stores them
+    copy = _h264(frames, 28)
+    assert compare(fp, [copy[i] for i in (3, 17, 29, 44)]).matched  # not the stored indices
+    other = probe(_clip("grid_bbaf2n.mpg", 40)[::10] + _clip("ccby_openmpf_video_01_multiface.mp4", 40)[::10])
+    assert not compare(fp, other).matched
