@@ -143,7 +143,8 @@ def register(app: typer.Typer) -> None:
             return
         dropped = ", ".join(f"{n} {why}" for why, n in report.dropped.items()) or "none"
         print(f"enrolled {report.identity.name!r}: kept {report.kept} of {report.examined} frames/photos (dropped: {dropped})")
-        print(f"owner key {report.identity.fingerprint} (sealed under the talent passphrase)")
+        held = "held by the talent: only its public half is in the vault" if owner is not None else "sealed under the talent passphrase"
+        print(f"owner key {report.identity.fingerprint} ({held})")
         print("\n".join(_describe_coverage(report.identity.coverage)))
 
     @identity.command("enroll")
