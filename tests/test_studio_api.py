@@ -211,3 +211,28 @@ def test_nothing_of_the_studio_is_world_readable(world):
             continue  # the test's own target files
         mode = path.stat().st_mode & 0o777
         assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
+
+
+def test_a_held_output_waits_for_the_talent_and_approval_is_idempotent(world):
+    from likeness.vault import deliveries
+
+    vault, clients = world["vault"], world["clients"]
+    held = deliveries.add_output(vault, job_id="job-held", organisation="acme", identity="alice", grant_id=world["grant"]["id"],
+                                 render_id="00000000000000ff", path=str(world["home"] / "target.png"), held=True)
+    assert clients["acme-member"].get(f"/api/v1/outputs/{held.id}/download").status_code == 403
+    assert clients["globex-member"].get(f"/api/v1/outputs/{held.id}/download").status_code == 404
+    assert clients["acme-member"].post(f"/api/v1/outputs/{held.id}/approve").status_code == 403
+    for _ in range(2):  # a double click
+        approved = clients["alice"].post(f"/api/v1/outputs/{held.id}/approve")
+        assert approved.status_code == 200 and approved.json()["held"] is False
+    assert [e.event for e in vault.audit_entries()].count("output.approve") == 1
+    assert clients["acme-member"].get(f"/api/v1/outputs/{held.id}/download").status_code == 200
+
+
+def test_the_talent_reads_every_decision_about_their_identity(world):
+    clients = world["clients"]
+    history = clients["alice"].get("/api/v1/identities/alice/history").json()
+    events = {e["event"] for e in history["items"]}
+    assert {"identity.listing", "licence.request", "licence.signed", "grant.create"} <= events
+    assert clients["zed"].get("/api/v1/identities/alice/history").status_code == 404
+    assert clients["acme-member"].get("/api/v1/identities/alice/history").status_code == 404

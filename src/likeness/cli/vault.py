@@ -402,6 +402,15 @@ def register(app: typer.Typer) -> None:
             handle.write(pem)
         print(json.dumps({"key_file": str(out), "public_key": base64.b64encode(public).decode(), "fingerprint": key_fingerprint(public)}, indent=2))
 
+    @grant.command("sign")
+    def grant_sign(
+        request: Path = typer.Argument(..., help="The licence request (or revocation) the studio asks you to sign."),
+        key: Path = typer.Option(..., "--key", help="Your key file (`likeness talent keygen`)."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the signed file (default: stdout)."),
+    ) -> None:
+        """Sign a licence request with the talent's key on their own machine (the same as `likeness sign`)."""
+        sign_file(request, key, out)
+
     @app.command("sign")
     def sign_file(
         request: Path = typer.Argument(..., help="What the studio asks you to sign (JSON with a \"payload\": a licence request, a revocation)."),

@@ -125,6 +125,7 @@ def list_requests(vault: "Vault", *, organisation: str | None = None, identities
 
 def decide(vault: "Vault", request_id: str, *, state: str, reason: str | None, by: str) -> bool:
     """Move a pending request to signed or declined; False when it was already decided (idempotent callers)."""
+    found = get_request(vault, request_id)
     with vault.transaction() as connection:
         done = connection.execute(
             update(schema.licence_requests)
@@ -132,5 +133,6 @@ def decide(vault: "Vault", request_id: str, *, state: str, reason: str | None, b
             .values(state=state, reason=reason, decided=audit_log.now_iso())
         ).rowcount
         if done:
-            vault.append(connection, f"licence.{state}", {"request": request_id, "by": by, "reason": reason})
+            vault.append(connection, f"licence.{state}", {"request": request_id, "identity": found.identity if found else None,
+                                                          "organisation": found.organisation if found else None, "by": by, "reason": reason})
     return bool(done)

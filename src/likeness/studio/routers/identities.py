@@ -62,3 +62,15 @@ def set_listing(name: str, body: ListingBody, request: Request, me: Account = De
         raise Problem(404 if me.kind == "organisation" else 403, f"no identity {name!r} you represent")
     found = licensing.set_listing(vault_of(request), name, listed=body.listed, named=body.named, max_active=body.max_active, by=me.username)
     return {"identity": name, "listed": found.listed, "named": found.named, "max_active": found.max_active}
+
+
+@router.get("/identities/{name}/history")
+def history(name: str, request: Request, me: Account = Depends(logged_in), paging: tuple[int, int] = Depends(page)) -> dict:
+    """Every audited use of and decision about ``name`` (listing, requests, grants, renders, revocations): the talent's to read."""
+    if not (me.kind == "operator" or me.represents(name)):
+        raise Problem(404, f"no identity {name!r}")
+    import dataclasses
+
+    entries = [e for e in vault_of(request).audit_entries() if e.data.get("identity") == name]
+    offset, limit = paging
+    return {"items": [dataclasses.asdict(e) for e in entries[offset:offset + limit]], "offset": offset, "limit": limit, "total": len(entries)}
