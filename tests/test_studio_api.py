@@ -236,3 +236,36 @@ def test_the_talent_reads_every_decision_about_their_identity(world):
     assert {"identity.listing", "licence.request", "licence.signed", "grant.create"} <= events
     assert clients["zed"].get("/api/v1/identities/alice/history").status_code == 404
     assert clients["acme-member"].get("/api/v1/identities/alice/history").status_code == 404
+
+
+def test_a_talent_signs_up_and_enrols_with_a_key_made_elsewhere(world, tmp_path):
+    """What the browser does: sign up, make a key, sign the enrolment statement, send photos."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    public = TestClient(world["app"])
+    assert public.post("/api/v1/signup", json={"username": "carol", "password": PASSWORD}).status_code == 201
+    carol = Client(world["app"], "carol")
+    key = Ed25519PrivateKey.generate()
+    raw = key.public_key().public_bytes_raw()
+    to_sign = carol.post("/api/v1/identities/enrolment-statement", json={"name": "carol", "public_key": base64.b64encode(raw).decode()}).json()
+    text, signature = sign_payload(key, json.loads(to_sign["payload"]))
+    photo = tmp_path / "carol.jpg"
+    from conftest import shared
+
+    Image.open(shared("syn_SFHQ_pt1_00000161.jpg")).save(photo)
+    forged = carol.post("/api/v1/identities", data={"statement": text, "signature": "A" * 88},
+                        files=[("files", ("carol.jpg", photo.read_bytes(), "image/jpeg"))])
+    assert forged.status_code == 403 and "does not verify" in forged.json()["detail"]
+    made = carol.post("/api/v1/identities", data={"statement": text, "signature": signature},
+                      files=[("files", ("carol.jpg", photo.read_bytes(), "image/jpeg"))])
+    assert made.status_code == 201, made.text
+    assert made.json()["owner_key"] == json.loads(text)["fingerprint"]
+    assert carol.get("/api/v1/me").json()["identities"] == {"carol": "self"}
+    again = carol.post("/api/v1/identities", data={"statement": text, "signature": signature},
+                       files=[("files", ("carol.jpg", photo.read_bytes(), "image/jpeg"))])
+    assert again.status_code in (400, 403)  # a replayed statement enrols nothing twice
+    with world["vault"].engine.begin() as connection:  # the private key never reached the server
+        row = connection.exec_driver_sql("SELECT owner_key, owner_kdf FROM identities WHERE name = 'carol'").one()
+    assert bytes(row[0]) == b"" and row[1] == "held-by-talent"

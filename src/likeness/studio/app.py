@@ -20,7 +20,7 @@ API = "/api/v1"
 MAX_UPLOAD_BYTES = 2 << 30  # 2 GiB
 
 
-def create_app(vault: Any, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+def create_app(vault: Any, *, max_upload_bytes: int = MAX_UPLOAD_BYTES, open_signup: bool = True) -> FastAPI:
     """The app for an open ``vault`` (the caller owns and closes it)."""
     from likeness import __version__
 
@@ -28,6 +28,7 @@ def create_app(vault: Any, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastA
                   redoc_url=None)
     app.state.vault = vault
     app.state.max_upload_bytes = max_upload_bytes
+    app.state.open_signup = open_signup  # talents may make their own accounts
     app.state.face_check = FaceCheck()
     problems.install(app)
     for module in (sessions, accounts, identities, licences, uploads, jobs, outputs, audit, verify):
@@ -47,14 +48,22 @@ class FaceCheck:
         self._lock = threading.Lock()
         self._analyzer = None
 
-    def __call__(self, path: Path) -> None:
-        from likeness import media
-
+    def using(self, work):  # noqa: ANN001, ANN201
+        """Run ``work(analyzer)`` with the shared detector (one request at a time)."""
         with self._lock:
             if self._analyzer is None:
                 from likeness.faces import FaceAnalyzer
 
                 self._analyzer = FaceAnalyzer()
+            return work(self._analyzer)
+
+    def __call__(self, path: Path) -> None:
+        self.using(lambda analyzer: self._check(analyzer, path))
+
+    def _check(self, analyzer, path: Path) -> None:  # noqa: ANN001
+        from likeness import media
+
+        if True:
             info = media.probe(path)
             if info.kind == "image":
                 frames = [media.read_image(path)]
@@ -68,5 +77,5 @@ class FaceCheck:
                             break
             if not frames:
                 raise Problem(422, "no frame of the target could be decoded: nothing was queued")
-            if not any(self._analyzer.detect(frame) for frame in frames):
+            if not any(analyzer.detect(frame) for frame in frames):
                 raise Problem(422, "no face found in the target: nothing was queued")

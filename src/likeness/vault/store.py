@@ -58,6 +58,7 @@ from likeness.vault.files import private_database, private_dir
 from likeness.vault.firewall import closest, same_person, strangers
 from likeness.vault.talent_keys import (
     held_owner_key,
+    signed_statement_owner,
     enrolment_statement,
     key_fingerprint,
     new_owner_key,
@@ -368,12 +369,14 @@ class Vault:
         talent_passphrase: str | None = None,
         sources: list[str] | None = None,
         owner: Any = None,
+        statement: tuple[str, str] | None = None,
     ) -> Identity:
         """Store a new identity: firewall checks, sealed blobs, then one committing transaction.
 
         ``owner``: the talent's own Ed25519 key (from their key file) to sign the enrolment
         statement; only its public half is stored. Without it a key is made here and sealed
-        under ``talent_passphrase`` (single-machine use).
+        under ``talent_passphrase`` (single-machine use). ``statement``: (payload, signature) of an
+        enrolment statement the talent already signed (in their browser), naming the identity id.
         """
         name = _check_name(name)
         if role not in ROLES:
@@ -383,7 +386,14 @@ class Vault:
         if any(i.name == name for i in self.identities()):
             raise InputError(f"identity {name!r} already exists; add media to it with `likeness identity add`")
         identity_id = str(uuid.uuid4())
-        owner = held_owner_key(owner) if owner is not None else new_owner_key(identity_id, talent_passphrase or "", scrypt_n=self.scrypt_n)
+        if statement is not None:
+            sealed_owner = signed_statement_owner(*statement, name=name, vault_id=self.vault_id)
+            identity_id = str(json.loads(statement[0])["identity_id"])
+            if self._identity_row_exists(identity_id):
+                raise InputError("the enrolment statement names an identity id already in use: sign a fresh one")
+            owner = sealed_owner
+        else:
+            owner = held_owner_key(owner) if owner is not None else new_owner_key(identity_id, talent_passphrase or "", scrypt_n=self.scrypt_n)
         data_key = new_key()
         written: list[str] = []
         try:
@@ -395,7 +405,7 @@ class Vault:
             written.append(embeddings_id)
             cover = coverage(items)
             created = _now()
-            statement, statement_sig = sign_payload(
+            statement_text, statement_sig = statement if statement is not None else sign_payload(
                 owner.key, enrolment_statement(identity_id, name, owner.public_raw, self.vault_id, created)
             )
             with self._tx() as connection:
@@ -403,7 +413,7 @@ class Vault:
                 self._firewall(connection, name, items)
                 connection.execute(
                     insert(schema.identities).values(
-                        statement=statement,
+                        statement=statement_text,
                         statement_sig=statement_sig,
                         id=identity_id,
                         name=name,
@@ -427,13 +437,17 @@ class Vault:
                     connection,
                     "identity.enrol",
                     {"identity": name, "id": identity_id, "role": role, "items": len(items), "sources": [Path(s).name for s in sources or []],
-                     "owner_key": owner_fp(owner.public_raw), "statement_sha256": ledger.payload_sha256(statement)},
+                     "owner_key": owner_fp(owner.public_raw), "statement_sha256": ledger.payload_sha256(statement_text)},
                 )
         except BaseException:
             for blob_id in written:
                 delete_blob(self.blobs_dir, blob_id)
             raise
         return self.identity(name)
+
+    def _identity_row_exists(self, identity_id: str) -> bool:
+        with self._tx() as connection:
+            return connection.execute(select(schema.identities.c.id).where(schema.identities.c.id == identity_id)).first() is not None
 
     def add_media(self, name: str, items: list[FacesetItem], *, sources: list[str] | None = None) -> Identity:
         """Add crops to an existing identity, after checking they show the same person."""

@@ -158,3 +158,29 @@ def load_key_file(data: bytes, passphrase: str | None, *, source: str = "key fil
     if not isinstance(key, Ed25519PrivateKey):
         raise ConsentError(f"{source}: not an Ed25519 key")
     return key
+
+
+STATEMENT_MAX_AGE_S = 3600  # a statement signed in a browser must be recent when it is handed in
+
+
+def signed_statement_owner(payload: str, signature: str, *, name: str, vault_id: str) -> SealedOwnerKey:
+    """The owner key of an enrolment statement the talent signed elsewhere (their browser), checked:
+    canonical, signed by the key it names, for this name and this vault, and recent."""
+    from datetime import datetime, timezone
+
+    try:
+        public = base64.b64decode(json.loads(payload).get("public_key", ""), validate=True)
+    except (ValueError, TypeError, AttributeError):
+        raise ConsentError("the enrolment statement is unreadable") from None
+    data = read_signed(payload, signature, public) if len(public) == 32 else None
+    if data is None or data.get("type") != STATEMENT_TYPE:
+        raise ConsentError("the enrolment statement's signature does not verify against the key it names")
+    if data.get("name") != name or data.get("vault") != vault_id or data.get("fingerprint") != key_fingerprint(public):
+        raise ConsentError("the enrolment statement is for another name, vault or key")
+    try:
+        age = (datetime.now(timezone.utc) - datetime.fromisoformat(str(data["time"]).replace("Z", "+00:00"))).total_seconds()
+    except (KeyError, ValueError):
+        raise ConsentError("the enrolment statement has no readable time") from None
+    if not -300 <= age <= STATEMENT_MAX_AGE_S:
+        raise ConsentError("the enrolment statement is too old (or from the future): sign a fresh one")
+    return SealedOwnerKey(public, b"", HELD_BY_TALENT, None)  # type: ignore[arg-type]

@@ -3,10 +3,13 @@ them); a talent sees and lists their own; the operator sees all."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+import io
+import uuid
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from pydantic import BaseModel, Field
 
-from likeness.studio.deps import logged_in, page, vault_of
+from likeness.studio.deps import kind, logged_in, page, vault_of
 from likeness.studio.problems import Problem
 from likeness.vault import licensing
 from likeness.vault.accounts import Account
@@ -74,3 +77,72 @@ def history(name: str, request: Request, me: Account = Depends(logged_in), pagin
     entries = [e for e in vault_of(request).audit_entries() if e.data.get("identity") == name]
     offset, limit = paging
     return {"items": [dataclasses.asdict(e) for e in entries[offset:offset + limit]], "offset": offset, "limit": limit, "total": len(entries)}
+
+
+class StatementRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    public_key: str = Field(max_length=100)  # base64 of the raw Ed25519 public key made in the browser
+
+
+MAX_PHOTOS = 40
+MAX_PHOTO_PIXELS = 40_000_000
+
+
+@router.post("/identities/enrolment-statement")
+def enrolment_statement(body: StatementRequest, request: Request, me: Account = Depends(kind("talent"))) -> dict:
+    """The statement a talent signs to enrol (in their browser): it pins their key to a fresh identity id."""
+    import base64
+
+    from likeness.vault.audit import now_iso
+    from likeness.vault.talent_keys import canonical_text, enrolment_statement as statement
+
+    try:
+        public = base64.b64decode(body.public_key, validate=True)
+    except ValueError:
+        raise Problem(422, "public_key: not base64") from None
+    if len(public) != 32:
+        raise Problem(422, "public_key: not a raw Ed25519 public key (32 bytes)")
+    payload = statement(str(uuid.uuid4()), body.name.strip(), public, vault_of(request).vault_id, now_iso())
+    return {"likeness": "to-sign/1", "payload": canonical_text(payload)}
+
+
+@router.post("/identities", status_code=201)
+async def enrol(request: Request, statement: str = Form(...), signature: str = Form(...), role: str = Form("self"),
+                files: list[UploadFile] = File(...), me: Account = Depends(kind("talent"))) -> dict:
+    """Enrol the talent from photos, with the statement their browser signed; the photos are decoded in
+    memory only (never written to disk), and only the public key is kept."""
+    import json
+
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    from likeness.vault import accounts as parties
+    from likeness.vault.enrolment import collect_images
+
+    if role not in ("self", "guardian", "estate", "agent"):
+        raise Problem(422, "role must be self, guardian, estate or agent")
+    if not files or len(files) > MAX_PHOTOS:
+        raise Problem(422, f"send 1 to {MAX_PHOTOS} photos")
+    try:
+        name = str(json.loads(statement)["name"])
+    except (ValueError, KeyError, TypeError):
+        raise Problem(422, "statement: not an enrolment statement") from None
+    images, total = [], 0
+    for upload in files:
+        data = await upload.read(request.app.state.max_upload_bytes + 1)
+        total += len(data)
+        if total > request.app.state.max_upload_bytes:
+            raise Problem(413, f"the photos are larger than this studio's limit of {request.app.state.max_upload_bytes} bytes")
+        try:
+            with Image.open(io.BytesIO(data)) as opened:
+                if opened.width * opened.height > MAX_PHOTO_PIXELS:
+                    raise Problem(413, f"{upload.filename}: more than {MAX_PHOTO_PIXELS} pixels")
+                images.append((upload.filename or "photo", np.asarray(opened.convert("RGB"))))
+        except (UnidentifiedImageError, OSError):
+            raise Problem(415, f"{upload.filename}: not a photo this studio reads (JPEG, PNG, WebP)") from None
+    vault = vault_of(request)
+    collected = request.app.state.face_check.using(lambda analyzer: collect_images(images, analyzer, what="the photos"))
+    del images
+    identity = vault.enrol(name, list(collected.items), role=role, sources=collected.sources, statement=(statement, signature))
+    parties.represent(vault, me.username, identity.name, role, by=me.username)
+    return _view(vault, identity.name, me)

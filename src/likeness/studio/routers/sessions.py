@@ -38,6 +38,15 @@ def login(body: Login, request: Request, response: Response) -> dict:
     return {"account": account_view(who), "csrf_token": csrf}
 
 
+@router.post("/signup", status_code=201)
+def signup(body: Login, request: Request) -> dict:
+    """A talent makes their own account (the operator adds organisations and their admins)."""
+    if not request.app.state.open_signup:
+        raise Problem(403, "this studio does not take sign-ups: ask its operator for an account")
+    made = parties.add_account(vault_of(request), body.username, body.password, kind="talent", by=body.username)
+    return account_view(made)
+
+
 @router.delete("/sessions")
 def logout(request: Request, response: Response, who: Caller | None = Depends(caller)) -> dict:
     token = request.cookies.get(COOKIE)
