@@ -409,10 +409,10 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the signed file (default: stdout)."),
     ) -> None:
         """Sign a licence request with the talent's key on their own machine (the same as `likeness sign`)."""
-        sign_file(request, key, out)
+        sign_payload_file(request, key, out)
 
     @app.command("sign")
-    def sign_file(
+    def sign_payload_file(
         request: Path = typer.Argument(..., help="What the studio asks you to sign (JSON with a \"payload\": a licence request, a revocation)."),
         key: Path = typer.Option(..., "--key", help="Your key file (`likeness talent keygen`)."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the signed file (default: stdout)."),
