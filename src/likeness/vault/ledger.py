@@ -161,9 +161,15 @@ def grant_records(vault: "Vault", identity: str | None = None) -> list[GrantReco
 
 
 def _lock(vault: "Vault", connection: Connection) -> None:
-    # SQLite already holds the write lock (BEGIN IMMEDIATE); PostgreSQL needs it said.
+    """Hold the chain still while it is read and the use recorded.
+
+    SQLite already holds the write lock (BEGIN IMMEDIATE). PostgreSQL takes the use lock and the
+    chain's head row: no other entry can be appended (a consent decision elsewhere) until this
+    transaction ends, so the walk sees one consistent chain.
+    """
     if vault.engine.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _USE_LOCK})
+        connection.execute(select(schema.audit_head.c.seq).where(schema.audit_head.c.id == 1).with_for_update())
 
 
 @dataclass(frozen=True)

@@ -255,15 +255,30 @@ class Vault:
             return audit_log.entries(connection, limit=limit)
 
     def verify_audit(self) -> audit_log.AuditReport:
-        with self._tx() as connection:
+        with self._snapshot() as connection:
             return audit_log.verify(connection, self.audit_key)
 
     def chain_facts(self) -> tuple[audit_log.AuditReport, audit_log.ChainFacts]:
         """The chain's verdict and the consent facts of its verified entries (one walk)."""
         facts = audit_log.ChainFacts()
-        with self._tx() as connection:
+        with self._snapshot() as connection:
             report = audit_log.verify(connection, self.audit_key, facts=facts)
         return report, facts
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Connection]:
+        """A read transaction that sees one moment of the database: the head and the entries
+        agree even while others append (PostgreSQL REPEATABLE READ; SQLite's transactions are
+        serialised already)."""
+        if self._engine.dialect.name != "postgresql":
+            with self._tx() as connection:
+                yield connection
+            return
+        try:
+            with self._engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection, connection.begin():
+                yield connection
+        except SQLAlchemyError as exc:
+            raise VaultError(f"vault database error: {getattr(exc, 'orig', None) or exc}") from None
 
     def signed_head(self, entry: audit_log.AuditEntry | None = None) -> dict[str, Any]:
         """The chain's head (or ``entry``), signed with the studio key, for others to keep."""
