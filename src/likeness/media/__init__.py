@@ -3,6 +3,7 @@
 Images are RGB uint8 (H, W, 3); times are seconds. Every failure is a one-line MediaError.
 """
 
+from likeness.media.digest import sha256_file
 from likeness.media.encode import VideoWriter
 from likeness.media.errors import MediaError
 from likeness.media.frames import FrameReader, read_frames
@@ -14,6 +15,7 @@ from likeness.media.sequence import SequenceWriter, write_sequence
 from likeness.media.types import Frame, Image, MediaInfo
 
 __all__ = [
+    "sha256_file",
     "Frame",
     "FrameReader",
     "Image",

@@ -29,7 +29,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -46,6 +45,7 @@ from types import TracebackType
 from typing import Any
 
 from likeness.errors import InputError, LikenessError
+from likeness.media.digest import sha256_file
 from likeness.render.job import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 log = logging.getLogger("likeness.render")
@@ -557,11 +557,3 @@ def _fsync(path: Path) -> None:
     finally:
         os.close(fd)
 
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -25,7 +25,6 @@ Verdicts, in words that do not overclaim (and the exit code ``likeness verify`` 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -35,6 +34,7 @@ from typing import Any
 
 from likeness.errors import InputError, LikenessError
 from likeness.faces.types import Image
+from likeness.media.digest import sha256_file
 from likeness.tagging.content_credentials import Manifest, read_manifest
 from likeness.tagging.watermark import PUBLIC_KEY, Detection, Watermarker
 from likeness.tagging.xmp import read_xmp_label
@@ -148,7 +148,7 @@ def verify(
     detection = _detect(marker, frames) if frames else _NO_MARK
     secret = _detect(Watermarker(vault.watermark_key()), frames) if vault is not None and frames else None
     xmp = read_xmp_label(path)
-    digest = _sha256(path)
+    digest = sha256_file(path)
     proof = consent_proof(manifest.consent, manifest, talent_card=talent_card, revocations=revocations) if manifest.state != "absent" else ConsentProof(False)
 
     reasons: list[str] = [f"pixels unreadable: {unreadable}"] if unreadable else []
@@ -448,14 +448,6 @@ def _registry(vault: Any, **key: Any) -> tuple[dict[str, Any] | None, str | None
     data.pop("fingerprint", None)
     data["render_id"] = hex_id(record.render_id)
     return {k: (v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v)) for k, v in data.items()}, None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _frames(path: Path) -> list[Image]:
