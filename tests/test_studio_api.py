@@ -269,3 +269,10 @@ def test_a_talent_signs_up_and_enrols_with_a_key_made_elsewhere(world, tmp_path)
     with world["vault"].engine.begin() as connection:  # the private key never reached the server
         row = connection.exec_driver_sql("SELECT owner_key, owner_kdf FROM identities WHERE name = 'carol'").one()
     assert bytes(row[0]) == b"" and row[1] == "held-by-talent"
+
+
+def test_api_answers_are_never_cached_and_unknown_paths_are_problems(world):
+    clients = world["clients"]
+    assert clients["alice"].get("/api/v1/grants").headers["cache-control"] == "no-store"
+    missing = clients["public"].get("/api/v1/no-such-thing")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from likeness.studio import problems
+from likeness.studio import problems, web
 from likeness.studio.problems import Problem
 from likeness.studio.routers import accounts, audit, identities, jobs, licences, outputs, sessions, uploads, verify
 
@@ -38,7 +38,33 @@ def create_app(vault: Any, *, max_upload_bytes: int = MAX_UPLOAD_BYTES, open_sig
     def health() -> dict:
         return {"ok": True, "vault": vault.vault_id, "studio": vault.studio}
 
+    app.include_router(web.router)  # the browser pages (last: its catch-all answers unknown pages with an HTML 404)
+    app.add_middleware(NoStore)
     return app
+
+
+class NoStore:
+    """``Cache-Control: no-store`` on every API response that does not say otherwise: they show
+    private data (grants, jobs, faces' identities), which no browser or proxy cache may keep.
+    Pure ASGI, so the SSE stream is not buffered."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API + "/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message = dict(message, headers=headers)
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)
 
 
 class FaceCheck:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request  # noqa: F401 - HTTPException: what Problem extends
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -31,8 +32,8 @@ _TITLES = {400: "Bad request", 401: "Not logged in", 403: "Forbidden", 404: "Not
 def install(app: FastAPI) -> None:
     """Map every error a request can meet to problem+json."""
 
-    @app.exception_handler(HTTPException)
-    async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and the router's own 404/405
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(exc.status_code, str(exc.detail), title=getattr(exc, "title", None), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
