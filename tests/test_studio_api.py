@@ -276,3 +276,13 @@ def test_api_answers_are_never_cached_and_unknown_paths_are_problems(world):
     assert clients["alice"].get("/api/v1/grants").headers["cache-control"] == "no-store"
     missing = clients["public"].get("/api/v1/no-such-thing")
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")
+
+
+def test_faceset_thumbnails_are_the_talents_alone_and_never_cached(world):
+    clients = world["clients"]
+    shown = clients["alice"].get("/api/v1/identities/alice/thumbnails/0")
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
+    assert "no-store" in shown.headers["cache-control"]
+    for role in ("root", "acme-member", "zed", "public"):
+        assert clients[role].get("/api/v1/identities/alice/thumbnails/0").status_code in (401, 403, 404)
+    assert clients["alice"].get("/api/v1/identities/alice/thumbnails/99").status_code == 404

@@ -178,6 +178,8 @@ def test_the_whole_story_in_the_browser(world, browser, tmp_path):
     card.get_by_label("Named").check()
     card.get_by_role("button", name="Save listing of alice").click()
     alice.wait_for_selector("#status:has-text('alice is listed and named')")
+    card.get_by_text("My faceset crops").click()  # her crops, decrypted in memory for her alone
+    alice.wait_for_function("() => [...document.querySelectorAll('.thumbs img')].some((i) => i.complete && i.naturalWidth > 0)")
     shot(alice, "01-talent-key-enrolled-listed")
 
     # The backup restores the same key in another browser profile (the passphrase is all it takes).

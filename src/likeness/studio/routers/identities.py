@@ -146,3 +146,28 @@ async def enrol(request: Request, statement: str = Form(...), signature: str = F
     identity = vault.enrol(name, list(collected.items), role=role, sources=collected.sources, statement=(statement, signature))
     parties.represent(vault, me.username, identity.name, role, by=me.username)
     return _view(vault, identity.name, me)
+
+
+THUMBNAIL_SIDE = 160
+MAX_THUMBNAILS = 24
+
+
+@router.get("/identities/{name}/thumbnails/{index}")
+def thumbnail(name: str, index: int, request: Request, me: Account = Depends(kind("talent"))):  # noqa: ANN201
+    """One faceset crop, small, for the talent alone: decrypted and encoded in memory, sent
+    ``no-store`` (no cache, no file); nobody else, the operator included, is shown it."""
+    import cv2
+    from fastapi.responses import Response
+
+    if not me.represents(name):
+        raise Problem(404, f"no identity {name!r} you represent")
+    faceset = vault_of(request).faceset(name)
+    if not 0 <= index < min(len(faceset.items), MAX_THUMBNAILS):
+        raise Problem(404, f"{name!r} has no crop {index}")
+    crop = cv2.resize(faceset.items[index].image, (THUMBNAIL_SIDE, THUMBNAIL_SIDE), interpolation=cv2.INTER_AREA)
+    del faceset
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        raise Problem(500, "the thumbnail could not be encoded")
+    return Response(encoded.tobytes(), media_type="image/jpeg",
+                    headers={"Cache-Control": "no-store, private", "Pragma": "no-cache"})

@@ -192,9 +192,25 @@
       el("h3", {}, ident.name, " ", el("span", { class: "tag" }, ident.role)),
       L.dl([["Key", el("code", { class: "fingerprint" }, ident.owner_key)],
         ["This browser", mine ? "holds this identity's key ✓" : "does not hold this identity's key: restore its backup to sign for it"],
-        ["Enrolled", L.when(ident.created)], ["Faceset", `${ident.items} item(s) (thumbnails are not shown)`]]),
+        ["Enrolled", L.when(ident.created)], ["Faceset", `${ident.items} item(s)`]]),
+      thumbnails(ident),
       el("details", {}, el("summary", {}, "Coverage report"), coverage(ident.coverage)),
       form);
+  }
+
+  // Faceset crops, for this talent only: fetched when opened, never cached (the server sends no-store).
+  function thumbnails(ident) {
+    const box = el("div", { class: "thumbs" });
+    const details = el("details", {}, el("summary", {}, "My faceset crops (only you see them)"), box);
+    details.addEventListener("toggle", () => {
+      if (!details.open || box.childElementCount) return;
+      const count = Math.min(ident.items, 24);
+      for (let i = 0; i < count; i++) {
+        box.append(el("img", { src: `/api/v1/identities/${encodeURIComponent(ident.name)}/thumbnails/${i}`,
+          alt: `crop ${i + 1} of ${ident.name}`, width: "80", height: "80", loading: "lazy" }));
+      }
+    });
+    return details;
   }
 
   async function loadIdentities() {
