@@ -12,7 +12,7 @@ from skimage import data
 from conftest import shared
 from likeness.errors import InputError
 from likeness.tagging import PUBLIC_KEY, Watermarker
-from likeness.tagging.fingerprint import MATCH_THRESHOLD, Fingerprint, compare, fingerprint, probe
+from likeness.tagging.fingerprint import MATCH_THRESHOLD, REGION_THRESHOLD, VERSION, Fingerprint, compare, fingerprint, probe
 from likeness.tagging.visible_label import visible_label
 
 RENDER_ID = 0x2468_ACE0_1357_9BDF
@@ -158,3 +158,120 @@ def test_video_copy_matches_at_other_frames_and_other_videos_do_not():
     assert compare(fp, [copy[i] for i in (3, 17, 29, 44)]).matched  # not the stored indices
     other = probe(_clip("grid_bbaf2n.mpg", 40)[::10] + _clip("ccby_openmpf_video_01_multiface.mp4", 40)[::10])
     assert not compare(fp, other).matched
+
+
+# ---- face regions: the render, not the photo it was made from ------------------------------------
+
+MESH_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149, 150, 136,
+             172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]
+
+
+def _paste_face(target, t_face, donor, d_face):
+    """Another person's face in the target's place, as a swap leaves it (mesh-aligned, Poisson-blended in the face oval)."""
+    m, _ = cv2.estimateAffinePartial2D(np.ascontiguousarray(d_face.landmarks[:468, :2]), np.ascontiguousarray(t_face.landmarks[:468, :2]), method=cv2.LMEDS)
+    h, w = target.shape[:2]
+    warped = cv2.warpAffine(donor, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(t_face.landmarks[MESH_OVAL, :2].astype(np.int32)), 255)
+    mask = cv2.erode(mask, np.ones((5, 5), np.uint8))
+    ys, xs = np.nonzero(mask)
+    centre = (int(xs.min() + xs.max() + 1) // 2, int(ys.min() + ys.max() + 1) // 2)
+    return cv2.seamlessClone(warped[:, :, ::-1].copy(), target[:, :, ::-1].copy(), mask.copy(), centre, cv2.NORMAL_CLONE)[:, :, ::-1].copy()
+
+
+@pytest.fixture(scope="module")
+def swap(astronaut):
+    """(source photo, marked render with the astronaut's face replaced by an SFHQ face, face box, its fingerprint)."""
+    from likeness.faces import FaceAnalyzer
+
+    donor = _read("syn_SFHQ_pt1_00000161.jpg")
+    with FaceAnalyzer() as analyzer:
+        (t_face,), (d_face,) = analyzer.detect(astronaut), analyzer.detect(donor)
+    render = Watermarker(PUBLIC_KEY, secret_key=SECRET).embed(_paste_face(astronaut, t_face, donor, d_face), RENDER_ID)
+    return astronaut, render, t_face.box, fingerprint([render], regions=[[t_face.box]])
+
+
+ATTACKS = {
+    "jpeg_q50_crop": lambda im: _jpeg(_crop_half_area(im, 0.0, 0.3), 50),
+    "jpeg_q30": lambda im: _jpeg(im, 30),
+    "half_size_jpeg_q50": lambda im: _jpeg(cv2.resize(im, (256, 256), interpolation=cv2.INTER_AREA), 50),
+    "rotate_4_jpeg": lambda im: _jpeg(_rotate(im, -4), 60),
+    "grade": lambda im: np.clip((im.astype(np.float32) - 128) * 1.3 + 150, 0, 255).astype(np.uint8),
+    "blur_noise_jpeg": lambda im: _jpeg(np.clip(cv2.GaussianBlur(im, (0, 0), 1.0) + np.random.default_rng(0).normal(0, 5, im.shape), 0, 255).astype(np.uint8), 70),
+}
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS.values()), ids=list(ATTACKS))
+def test_render_matches_itself_with_its_face(swap, attack):
+    _, render, _, fp = swap
+    match = compare(fp, [attack(render)])
+    assert match.matched and match.region_matched is True, match.detail
+    assert match.region_score >= REGION_THRESHOLD
+    assert "swapped face matches" in match.detail
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS.values()), ids=list(ATTACKS))
+def test_source_photo_matches_but_its_face_does_not(swap, attack):
+    """The forgery the regions are for: the photo the render was made from, with the render's public mark."""
+    source, _, _, fp = swap
+    forged = Watermarker(PUBLIC_KEY).embed(source, RENDER_ID)
+    match = compare(fp, [attack(forged)])
+    assert match.matched, match.detail  # the picture as a whole: the same photo
+    assert match.region_matched is False, match.detail  # but not the render's face
+    assert match.region_score < 0.5 and "does NOT match" in match.detail
+
+
+def test_no_regions_means_region_matched_none(swap, render):
+    source, swapped, _, with_faces = swap
+    marked, fp = render
+    match = compare(fp, [_jpeg(marked, 50)])
+    assert match.matched and match.region_matched is None and match.region_score == 0.0
+    assert compare(fingerprint([swapped], regions=[[]]), [swapped]).region_matched is None  # an image without swapped faces
+    other = compare(with_faces, [data.coffee()])  # faces stored, but the picture does not match: nothing to place them with
+    assert not other.matched and other.region_matched is None
+
+
+def test_face_out_of_view_is_not_checked(swap):
+    _, render, (x, y, w, h), fp = swap
+    below = render[y + h + 40 :]  # the lower part of the picture only: the face is gone
+    match = compare(fp, [below])
+    assert match.matched and match.region_matched is None, match.detail
+
+
+def test_video_fingerprint_disagreeing_face_is_not_a_verdict(swap):
+    """Frames of a video copy may show other moments: a face that disagrees there reads None, not False."""
+    source, render, box, _ = swap
+    fp = fingerprint([render, cv2.flip(render, 1)], regions=[[box], []])
+    assert compare(fp, [render]).region_matched is True
+    assert compare(fp, [source]).region_matched is None
+
+
+def test_regions_round_trip_and_size(swap):
+    _, render, _, fp = swap
+    blob = fp.to_bytes()
+    assert blob[4] == VERSION == 2 and len(blob) < 16 * 1024
+    back = Fingerprint.from_bytes(blob)
+    assert back == fp and back.to_bytes() == blob
+    assert compare(back, [_jpeg(render, 50)]).region_matched is True
+    for cut in (blob[:-1], blob[:-40], blob + b"\0"):
+        with pytest.raises(InputError):
+            Fingerprint.from_bytes(cut)
+
+
+def test_version_1_fingerprints_still_load(render):
+    """Version 1 (no regions): the same layout without the per-image region count."""
+    marked, fp = render
+    v2 = fp.to_bytes()
+    v1 = v2[:4] + b"\x01" + v2[5:-1]  # one image, zero regions: drop its region count byte
+    old = Fingerprint.from_bytes(v1)
+    assert old == fp and old.images[0].regions == ()
+    match = compare(old, [_jpeg(marked, 50)])
+    assert match.matched and match.region_matched is None
+    with pytest.raises(InputError):
+        Fingerprint.from_bytes(v1 + b"\0")
+
+
+def test_bad_regions_are_input_errors(astronaut):
+    for regions in ([], [[(0, 0, 10, 10)]] * 2, [[(600, 600, 50, 50)]], [[(10, 10, 8, 8)]], [[("a", 1, 2, 3)]], [[(0, 0, 40, 40)] * 9]):
+        with pytest.raises(InputError):
+            fingerprint([astronaut], regions=regions)
