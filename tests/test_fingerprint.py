@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from conftest import shared
+from conftest import crop_half_area, jpeg, shared
 from likeness.errors import InputError
 from likeness.tagging import PUBLIC_KEY, Watermarker
 from likeness.tagging.fingerprint import MATCH_THRESHOLD, REGION_THRESHOLD, VERSION, Fingerprint, compare, fingerprint, probe
@@ -19,16 +19,6 @@ RENDER_ID = 0x2468_ACE0_1357_9BDF
 SECRET = b"per-vault secret for the tests"
 
 
-def _jpeg(image, quality):
-    ok, buf = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
-
-
-def _crop_half_area(image, y0, x0):
-    h, w = image.shape[:2]
-    ch, cw = int(h * 0.7072), int(w * 0.7072)
-    y, x = int((h - ch) * y0), int((w - cw) * x0)
-    return image[y : y + ch, x : x + cw]
 
 
 def _rotate(image, degrees):
@@ -51,13 +41,13 @@ def render(astronaut):
     "attack",
     [
         lambda im: im,
-        lambda im: _jpeg(im, 30),
-        lambda im: _jpeg(_crop_half_area(im, 0.0, 1.0), 50),
-        lambda im: _jpeg(_crop_half_area(im, 0.6, 0.2), 30),
+        lambda im: jpeg(im, 30),
+        lambda im: jpeg(crop_half_area(im, 0.0, 1.0), 50),
+        lambda im: jpeg(crop_half_area(im, 0.6, 0.2), 30),
         lambda im: cv2.resize(cv2.resize(im, (256, 256), interpolation=cv2.INTER_AREA), (512, 512)),
-        lambda im: _jpeg(_rotate(im, -4), 60),
+        lambda im: jpeg(_rotate(im, -4), 60),
         lambda im: np.clip((im.astype(np.float32) - 128) * 1.3 + 150, 0, 255).astype(np.uint8),
-        lambda im: _jpeg(np.clip(cv2.GaussianBlur(im, (0, 0), 1.0) + np.random.default_rng(0).normal(0, 5, im.shape), 0, 255).astype(np.uint8), 70),
+        lambda im: jpeg(np.clip(cv2.GaussianBlur(im, (0, 0), 1.0) + np.random.default_rng(0).normal(0, 5, im.shape), 0, 255).astype(np.uint8), 70),
     ],
     ids=["none", "jpeg_q30", "crop_half_jpeg_q50", "crop_half_jpeg_q30", "half_size_and_back", "rotate_4_jpeg", "grade", "blur_noise_jpeg"],
 )
@@ -106,7 +96,7 @@ def test_round_trip_and_size(render):
     assert len(blob) < 16 * 1024
     back = Fingerprint.from_bytes(blob)
     assert back == fp and back.to_bytes() == blob
-    assert compare(back, [_jpeg(marked, 50)]).matched
+    assert compare(back, [jpeg(marked, 50)]).matched
 
 
 def test_garbage_is_an_input_error(render):
@@ -192,12 +182,12 @@ def swap(astronaut):
 
 
 ATTACKS = {
-    "jpeg_q50_crop": lambda im: _jpeg(_crop_half_area(im, 0.0, 0.3), 50),
-    "jpeg_q30": lambda im: _jpeg(im, 30),
-    "half_size_jpeg_q50": lambda im: _jpeg(cv2.resize(im, (256, 256), interpolation=cv2.INTER_AREA), 50),
-    "rotate_4_jpeg": lambda im: _jpeg(_rotate(im, -4), 60),
+    "jpeg_q50_crop": lambda im: jpeg(crop_half_area(im, 0.0, 0.3), 50),
+    "jpeg_q30": lambda im: jpeg(im, 30),
+    "half_size_jpeg_q50": lambda im: jpeg(cv2.resize(im, (256, 256), interpolation=cv2.INTER_AREA), 50),
+    "rotate_4_jpeg": lambda im: jpeg(_rotate(im, -4), 60),
     "grade": lambda im: np.clip((im.astype(np.float32) - 128) * 1.3 + 150, 0, 255).astype(np.uint8),
-    "blur_noise_jpeg": lambda im: _jpeg(np.clip(cv2.GaussianBlur(im, (0, 0), 1.0) + np.random.default_rng(0).normal(0, 5, im.shape), 0, 255).astype(np.uint8), 70),
+    "blur_noise_jpeg": lambda im: jpeg(np.clip(cv2.GaussianBlur(im, (0, 0), 1.0) + np.random.default_rng(0).normal(0, 5, im.shape), 0, 255).astype(np.uint8), 70),
 }
 
 
@@ -224,7 +214,7 @@ def test_source_photo_matches_but_its_face_does_not(swap, attack):
 def test_no_regions_means_region_matched_none(swap, render):
     source, swapped, _, with_faces = swap
     marked, fp = render
-    match = compare(fp, [_jpeg(marked, 50)])
+    match = compare(fp, [jpeg(marked, 50)])
     assert match.matched and match.region_matched is None and match.region_score == 0.0
     assert compare(fingerprint([swapped], regions=[[]]), [swapped]).region_matched is None  # an image without swapped faces
     other = compare(with_faces, [data.coffee()])  # faces stored, but the picture does not match: nothing to place them with
@@ -252,7 +242,7 @@ def test_regions_round_trip_and_size(swap):
     assert blob[4] == VERSION == 2 and len(blob) < 16 * 1024
     back = Fingerprint.from_bytes(blob)
     assert back == fp and back.to_bytes() == blob
-    assert compare(back, [_jpeg(render, 50)]).region_matched is True
+    assert compare(back, [jpeg(render, 50)]).region_matched is True
     for cut in (blob[:-1], blob[:-40], blob + b"\0"):
         with pytest.raises(InputError):
             Fingerprint.from_bytes(cut)
@@ -265,7 +255,7 @@ def test_version_1_fingerprints_still_load(render):
     v1 = v2[:4] + b"\x01" + v2[5:-1]  # one image, zero regions: drop its region count byte
     old = Fingerprint.from_bytes(v1)
     assert old == fp and old.images[0].regions == ()
-    match = compare(old, [_jpeg(marked, 50)])
+    match = compare(old, [jpeg(marked, 50)])
     assert match.matched and match.region_matched is None
     with pytest.raises(InputError):
         Fingerprint.from_bytes(v1 + b"\0")

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import shared
+from conftest import crop_half_area, jpeg, shared
 from likeness.errors import InputError
 from likeness.tagging import PUBLIC_KEY, Watermarker, detect, embed
 from likeness.tagging.watermark import FALSE_POSITIVE_BOUND, MAX_RMS
@@ -16,16 +16,6 @@ SECRET = b"vault-derived secret watermark key: 32 bytes or so"
 DUAL_PSNR_BOUND = 40.0  # dB: MAX_RMS caps the sum of both marks, as it capped the public one alone
 
 
-def _jpeg(image, quality):
-    ok, buf = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
-
-
-def _crop_half_area(image, y0, x0):
-    h, w = image.shape[:2]
-    ch, cw = int(h * 0.7072), int(w * 0.7072)
-    y, x = int((h - ch) * y0), int((w - cw) * x0)
-    return image[y : y + ch, x : x + cw]
 
 
 def _psnr(a, b):
@@ -59,10 +49,10 @@ def marked_1080p(dual, astronaut):
 
 ATTACKS = {
     "none": lambda im: im,
-    "jpeg_q50": lambda im: _jpeg(im, 50),
-    "jpeg_q30": lambda im: _jpeg(im, 30),
-    "crop_half_area": lambda im: _crop_half_area(im, 0.37, 0.81),
-    "crop_half_area_jpeg_q50": lambda im: _jpeg(_crop_half_area(im, 0.9, 0.1), 50),
+    "jpeg_q50": lambda im: jpeg(im, 50),
+    "jpeg_q30": lambda im: jpeg(im, 30),
+    "crop_half_area": lambda im: crop_half_area(im, 0.37, 0.81),
+    "crop_half_area_jpeg_q50": lambda im: jpeg(crop_half_area(im, 0.9, 0.1), 50),
 }
 
 
@@ -85,7 +75,7 @@ def test_both_marks_read_back_on_1080p(public, secret, marked_1080p, attack):
 
 def test_crops_at_any_offset_keep_both_marks(public, secret, marked_1080p):
     offsets = [(y, x) for y in (0.0, 0.5, 1.0) for x in (0.0, 0.5, 1.0)]
-    crops = [_jpeg(_crop_half_area(marked_1080p, *o), 50) for o in offsets]
+    crops = [jpeg(crop_half_area(marked_1080p, *o), 50) for o in offsets]
     assert [o for o, c in zip(offsets, crops) if public.detect(c).payload != RENDER_ID] == []
     assert [o for o, c in zip(offsets, crops) if secret.detect(c).payload != RENDER_ID] == []
 
@@ -98,7 +88,7 @@ def test_dual_marker_reads_both(dual, marked):
 @pytest.mark.parametrize("name", ["syn_SFHQ_pt2_00001843.jpg", "syn_t2i_profile_SDXL_image_0015989.jpg"])
 def test_both_marks_on_shared_faces_after_jpeg_q50(public, secret, dual, name):
     image = cv2.imread(str(shared(name)))[:, :, ::-1].copy()
-    attacked = _jpeg(dual.embed(image, RENDER_ID ^ 0xFF), 50)
+    attacked = jpeg(dual.embed(image, RENDER_ID ^ 0xFF), 50)
     assert public.detect(attacked).payload == RENDER_ID ^ 0xFF
     assert secret.detect(attacked).payload == RENDER_ID ^ 0xFF
 
@@ -113,7 +103,7 @@ def test_public_only_mark_has_no_secret_mark(public, secret, astronaut):
     forged = public.embed(astronaut, RENDER_ID)  # what anyone can do with a real render id
     assert public.detect(forged).payload == RENDER_ID
     assert not secret.detect(forged).found
-    assert not secret.detect(_jpeg(forged, 50)).found
+    assert not secret.detect(jpeg(forged, 50)).found
 
 
 def test_secret_mark_alone_is_not_read_with_the_public_key(public, secret, astronaut):
@@ -137,7 +127,7 @@ def test_video_frames_carry_both_marks(public, secret):
     base = cv2.resize(cv2.imread(str(shared("syn_SFHQ_pt1_00000161.jpg")))[:, :, ::-1], (512, 512))
     frames = [np.roll(base, i, axis=1) for i in range(0, 16, 2)]
     marked = Watermarker(PUBLIC_KEY, video=True, secret_key=SECRET).embed_frames(frames, RENDER_ID)
-    noisy = [_jpeg(np.clip(f + rng.normal(0, 4, f.shape), 0, 255).astype(np.uint8), 60) for f in marked]
+    noisy = [jpeg(np.clip(f + rng.normal(0, 4, f.shape), 0, 255).astype(np.uint8), 60) for f in marked]
     assert public.detect_frames(noisy).payload == RENDER_ID
     assert secret.detect_frames(noisy).payload == RENDER_ID
 
@@ -157,7 +147,7 @@ def test_no_secret_false_alarm_on_unmarked_images(secret):
         h, w = src.shape[:2]
         ch, cw = int(rng.integers(128, h)), int(rng.integers(128, w))
         y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-        hits += secret.detect(_jpeg(src[y : y + ch, x : x + cw], int(rng.integers(30, 95)))).found
+        hits += secret.detect(jpeg(src[y : y + ch, x : x + cw], int(rng.integers(30, 95)))).found
     assert hits == 0
 
 
