@@ -45,7 +45,9 @@ class Patch:
     does its colour matching and blending (a 700 px face costs what a 300 px one does); the
     full-size fields are then its upsampling. ``upscale`` > 1 says the face's real detail
     (source crop or working size) is that many times smaller than the face in the frame: the
-    new face is softer than the frame around it.
+    new face is softer than the frame around it. ``coverage`` is the share of the target's
+    visible face that the faceset has a view of (below 1 the swap faded to the target's own skin
+    there: the faceset lacks that pose).
     """
 
     image: Image
@@ -56,6 +58,7 @@ class Patch:
     support: NDArray[np.bool_] | None = None
     work: WorkCrop | None = None
     upscale: float = 1.0
+    coverage: float = 1.0
 
     @property
     def box(self) -> tuple[int, int, int, int]:

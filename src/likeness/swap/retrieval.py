@@ -9,7 +9,7 @@ each eye) whether the source has a matching state or the target's own must stay.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -19,13 +19,15 @@ from numpy.typing import NDArray
 from likeness.errors import InputError
 from likeness.faces.types import Face, Image
 from likeness.swap import blend as blending
-from likeness.swap import mesh, shape, skin, warp
+from likeness.swap import mesh, shape, skin, visibility, warp
 from likeness.swap.engine import Patch, WorkCrop, register_engine
 
 OUTER = 1.22  # outer ring of the reshaped band, relative to the face oval around its centre
 _LEVELS_MARGIN = 24  # spare pixels round the band inside the crop, for feathering and blending
 WORK_SIZE = 256  # default largest face side (px) the warp and the composite work at (288 gave the same swap_quality distances, ~8 % slower)
 MIN_WORK_SIZE = 128  # ... and the least, whatever the faceset's detail
+CANDIDATES = 6  # crops considered per face; each region then takes the k of them that see it best
+MAX_STRETCH = 2.5  # a crop whose view of a triangle is this many times more oblique than the target's lends it nothing
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,6 +38,9 @@ class _Crop:
     expression: NDArray[np.float64]
     extent: float  # the face's largest side (px) at the detail it really has (the photo's, if smaller)
     keep: NDArray[np.uint8] | None = None  # 255 where the crop is its face's skin (skin.skin_keep)
+    hull: NDArray[np.uint8] | None = None  # 255 inside its face's landmark hull (visibility.hull_mask)
+    cos: NDArray[np.float64] | None = None  # per inner triangle: how squarely the crop shows it
+    unhidden: NDArray[np.float64] | None = None  # per inner triangle: share not behind the nose etc.
 
 
 @dataclass(frozen=True)
@@ -96,12 +101,15 @@ class RetrievalEngine:
         self._tris = _triangles()
 
     def prepare(self, faceset: Any) -> None:
-        """Index the crops by facing direction and expression; learn the canonical shape."""
+        """Index the crops by facing direction and expression; learn the canonical shape, and
+        what each crop shows of every triangle (``visibility``)."""
         items = [item for item in getattr(faceset, "items", ()) if item.landmarks is not None]
         if not items:
             raise InputError("the faceset holds no crops with landmarks; enrol at least one photo")
         lms = [np.asarray(item.landmarks, np.float32)[:478, :3] for item in items]
         self._canonical = shape.canonical_shape(lms)
+        # Corners ordered outward once, on the identity's own shape: normals then mean the same in every view.
+        self._tris = replace(self._tris, inner=visibility.orient(mesh.with_centres(self._canonical), self._tris.inner))
         crops = []
         oval = list(mesh.FACE_OVAL)
         for item, lm in zip(items, lms):
@@ -112,9 +120,13 @@ class RetrievalEngine:
             crop_width = float(np.ptp(lm[:, 0]))
             if 0 < photo_width < crop_width:
                 extent *= photo_width / crop_width
-            crops.append(_Crop(np.ascontiguousarray(item.image), mesh.with_centres(lm),
-                               shape.facing(fit), shape.expression(lm), extent,
-                               skin.skin_keep(np.ascontiguousarray(item.image), lm)))
+            image = np.ascontiguousarray(item.image)
+            points = mesh.with_centres(lm)
+            crops.append(_Crop(image, points, shape.facing(fit), shape.expression(lm), extent,
+                               _source_keep(image, lm, getattr(item, "occluders", None)),
+                               visibility.hull_mask(lm, image.shape[:2]),
+                               visibility.facing_camera(points, self._tris.inner),
+                               visibility.unhidden(points, self._tris.inner)))
         self._crops = tuple(crops)
         # Working above the faceset's own detail buys nothing: bound it there too (that bound
         # not below MIN_WORK_SIZE, where the mask's feather and the blend's pyramid get coarse).
@@ -124,11 +136,10 @@ class RetrievalEngine:
         self._expressions = np.stack([c.expression for c in crops])
 
     def nearest(self, target: NDArray[np.float32], fit: shape.Similarity | None = None,
-                expression: NDArray[np.float64] | None = None) -> tuple[list[int], NDArray[np.float64]]:
-        """Indices and weights (summing to 1) of the crops closest to the target's pose and expression.
-
-        ``fit`` (canonical shape onto the target) and ``expression`` may be passed when known.
-        """
+                expression: NDArray[np.float64] | None = None, k: int | None = None
+                ) -> tuple[list[int], NDArray[np.float64]]:
+        """Indices and weights (summing to 1) of the ``k`` crops closest to the target's pose and
+        expression. ``fit`` (canonical shape onto the target) and ``expression`` may be passed."""
         if self._canonical is None:
             raise InputError("the retrieval engine was not prepared with a faceset")
         fit = fit or shape.fit_similarity(self._canonical, target)
@@ -136,18 +147,19 @@ class RetrievalEngine:
         t_expr = shape.expression(target) if expression is None else expression
         cost = (self.pose_weight * ((self._facings - t_facing) ** 2).sum(1) / 0.01
                 + (((self._expressions - t_expr) / shape.EXPRESSION_SCALE) ** 2).sum(1))
-        order = np.argsort(cost)[: self.k]
+        order = np.argsort(cost)[: k or self.k]
         weights = 1.0 / (cost[order] + 1.0)
         return order.tolist(), weights / weights.sum()
 
     def swap(self, frame: Image, face: Face) -> Patch:
-        """Warp the nearest crops onto ``face``; the patch covers the face and its reshaped band."""
+        """Warp the crops that see each region onto ``face``; the patch covers the face and its
+        reshaped band. Where no crop sees a region, the target's own skin shows through."""
         target = np.asarray(face.landmarks, np.float32)[:478, :3]
         if self._canonical is None:
             raise InputError("the retrieval engine was not prepared with a faceset")
         fit = shape.fit_similarity(self._canonical, target)
         expression = shape.expression(target)
-        chosen, weights = self.nearest(target, fit, expression)
+        candidates, base = self.nearest(target, fit, expression, k=max(self.k, CANDIDATES))
         reshaped = shape.reshape(target, self._canonical, self.shape_strength, fit=fit)
 
         # Outer ring of the band: fixed points, so the reshaped surroundings meet the frame.
@@ -181,8 +193,8 @@ class RetrievalEngine:
         t_ext = np.concatenate([t_pts, ring_pts])
         q_ext = np.concatenate([q_pts, ring_pts])
 
-        keep_mouth, keep_eyes = self._keep_interiors(expression, chosen, weights)
         tris = self._tris
+        weights, coverage, keep_mouth, keep_eyes = self._choose(t_pts, expression, candidates, base)
         own_by_group = np.array([False, keep_mouth, keep_eyes[0], keep_eyes[1]])
         depth = t_pts[tris.inner, 2].mean(1)
         order = np.argsort(-depth, kind="stable")  # far first, near drawn over it
@@ -196,52 +208,104 @@ class RetrievalEngine:
         covered = raster.ids >= 0
         backdrop = np.where(covered[..., None], reshaped_target, work)
 
-        # Source texture: the chosen crops warped onto the same mesh, averaged.
-        texture = None
-        keep = None  # where the chosen crops are their own skin (hair over the forehead is not)
-        total = 0.0
-        for index, weight in zip(chosen, weights):
+        # Per pixel, the triangle it lies in (ids are shifted by one: -1 -> 0, the band -> its rows).
+        pad = np.zeros(len(tris.band) + 1, np.float32)
+        tri_of = raster.ids + 1
+        sigma = max(0.015 * face_size * scale, 1.0)  # soften the per-triangle choice into seamless regions
+        texture = np.zeros((*size, 3), np.float32)
+        total = np.zeros(size, np.float32)
+        for c, index in enumerate(candidates):
+            if not weights[c].any():
+                continue
             src = self._crops[index]
             src_ext = np.concatenate([src.points, ring_pts])
             mx, my = warp.maps(raster, warp.affines(q_ext, src_ext, all_tris), size, select=~own)
-            warped = warp.remap(src.image, mx, my)
-            total += float(weight)
-            texture = warped if texture is None else cv2.addWeighted(
-                texture, 1 - weight / total, warped, weight / total, 0)
-            if src.keep is not None:
-                kw = cv2.remap(src.keep, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                               borderValue=255).astype(np.float32) * np.float32(weight / 255.0)
-            else:
-                kw = np.full(size, np.float32(weight), np.float32)
-            keep = kw if keep is None else keep + kw
-        from_source = np.concatenate([[False], ~own])  # ids are shifted by one: -1 -> 0
-        source_px = from_source[raster.ids + 1]
+            share = cv2.GaussianBlur(np.concatenate([pad, weights[c][order]])[tri_of], (0, 0), sigma)
+            # Never from beyond the source face's hull, nor from what covered it (hair, glasses).
+            allowed = src.hull if src.keep is None else cv2.min(src.hull, src.keep)
+            share *= cv2.remap(allowed, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                               borderValue=0).astype(np.float32) * np.float32(1 / 255)
+            warped = warp.remap(src.image, mx, my).astype(np.float32)
+            texture += warped * share[..., None]
+            total += share
+        from_source = np.concatenate([[False], ~own])
+        source_px = from_source[tri_of] & (total > 1e-3)
+        texture = np.clip(texture / np.maximum(total, 1e-3)[..., None] + 0.5, 0, 255).astype(np.uint8)
         image = np.where(source_px[..., None], texture, backdrop)
+        # How much of the source the pixel may show: its crops' agreement, and how squarely they saw it.
+        seen = cv2.GaussianBlur(np.concatenate([pad, coverage[order]])[tri_of], (0, 0), sigma) * np.minimum(total, 1.0)
+        fade = np.clip((seen - 0.25) / 0.5, 0.0, 1.0)
 
-        mask = self._mask(q_pts, size, source_px & (keep > 0.5 * total), keep_mouth, keep_eyes)
+        mask = self._mask(q_pts, size, source_px, keep_mouth, keep_eyes, fade)
         # Where the composite may change pixels: the band, and the mask widened by the blend.
         spread = blending.reach(size)
         support = covered | (cv2.dilate((mask > 0).astype(np.uint8),
                                         np.ones((2 * spread + 1, 2 * spread + 1), np.uint8)) > 0)
-        detail = min(face_size * scale, min(self._crops[i].extent for i in chosen))
+        used = [candidates[c] for c in range(len(candidates)) if weights[c].any()] or candidates[:1]
+        detail = min(face_size * scale, min(self._crops[i].extent for i in used))
         upscale = max(1.0, face_size / max(detail, 1.0))
+        reach = _pose_reach(t_pts, tris.inner[tris.group == 0], coverage[tris.group == 0])
         if scale == 1.0:
-            return Patch(image, mask, int(x0), int(y0), backdrop, support, upscale=upscale)
+            return Patch(image, mask, int(x0), int(y0), backdrop, support, upscale=upscale, coverage=reach)
         return _upsampled(crop, Patch(image, mask, int(x0), int(y0), backdrop, support), bx, by,
-                          covered, (sx, sy), upscale)
+                          covered, (sx, sy), upscale, reach)
 
-    def _keep_interiors(self, t, chosen, weights) -> tuple[bool, tuple[bool, bool]]:
-        """Keep the target's mouth / eyes where the chosen crops' states (``t``: the target's
-        expression) do not match."""
-        s = sum(w * self._crops[i].expression for i, w in zip(chosen, weights))
-        mouth = abs(t[0] - s[0]) > 0.12 or (t[0] > 0.15) != (s[0] > 0.15)
+    def _choose(self, t_pts, t_expr, candidates, base):
+        """Per candidate crop and inner triangle, its weight in the texture; per triangle, how well
+        the best crop shows it (1: as squarely as the target needs); and whether the target keeps
+        its own mouth and eyes (no crop has the same state).
+
+        A crop lends a triangle only when it shows it nearly as squarely as the target does (a
+        texture stretched more than ``MAX_STRETCH`` times is not used) and the nose does not hide it.
+        """
+        tris = self._tris
+        t_cos = visibility.facing_camera(t_pts, tris.inner)
+        # What the target itself hides or shows edge-on needs no good view: any crop will do there.
+        shown = (np.clip((t_cos - 0.05) / 0.15, 0.0, 1.0)
+                 * np.clip((visibility.unhidden(t_pts, tris.inner) - 0.3) / 0.4, 0.0, 1.0))
+        quality = np.zeros((len(candidates), len(tris.inner)), np.float32)
+        for c, index in enumerate(candidates):
+            src = self._crops[index]
+            stretch = np.maximum(t_cos, visibility.EDGE_ON) / np.maximum(src.cos, 1e-3)
+            q = np.clip((MAX_STRETCH - stretch) / (MAX_STRETCH - 1.5), 0.0, 1.0)
+            q *= (src.cos > 0.08) & (src.unhidden > 0.5)
+            q *= np.clip(src.unhidden * 1.25, 0.0, 1.0)
+            quality[c] = shown * q + (1.0 - shown) * (src.cos > 0.0)
+        mouth, eyes = self._interiors(t_expr, candidates)
+        groups = tris.group
+        allow = np.ones_like(quality, bool)
+        allow[:, groups == 1] = mouth[:, None]
+        allow[:, groups == 2] = eyes[:, 0:1]
+        allow[:, groups == 3] = eyes[:, 1:2]
+        quality *= allow
+        weights = np.asarray(base, np.float32)[:, None] * quality
+        if len(candidates) > self.k:  # per triangle, only the k best crops: more would ghost
+            cut = -np.sort(-weights, axis=0)[self.k - 1]
+            weights = np.where(weights >= cut[None, :], weights, 0.0)
+        sums = weights.sum(0)
+        weights = np.where(sums > 0, weights / np.maximum(sums, 1e-9), 0.0).astype(np.float32)
+        coverage = quality.max(0)
+        keep_mouth = not mouth.any()
+        keep_eyes = (not eyes[:, 0].any(), not eyes[:, 1].any())
+        return weights, coverage, bool(keep_mouth), keep_eyes
+
+    def _interiors(self, t, candidates) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+        """Which candidate crops may lend the inside of the mouth, and of each eye: only one in
+        the target's state (open or closed, and the same smile when teeth show); never a
+        smile's teeth in other lips, never open eyes on a blink."""
+        e = self._expressions[candidates]
+        open_t = t[0] > 0.15
+        mouth = (np.abs(e[:, 0] - t[0]) <= 0.12) & ((e[:, 0] > 0.15) == open_t)
+        if open_t:
+            mouth &= (np.abs(e[:, 4] - t[4]) <= 0.06) & (np.abs(e[:, 3] - t[3]) <= 0.12)
         # Eyes: a smile's narrowing (aperture within 0.2) still takes the source's eyes; a blink does not.
-        eyes = tuple(bool(abs(t[j] - s[j]) > 0.2 or (t[j] < 0.12) != (s[j] < 0.12))
-                     for j in (1, 2))
-        return bool(mouth), eyes
+        eyes = np.stack([(np.abs(e[:, j] - t[j]) <= 0.2) & ((e[:, j] < 0.12) == (t[j] < 0.12))
+                         for j in (1, 2)], 1)
+        return mouth, eyes
 
-    def _mask(self, q_pts, size, source_px, keep_mouth, keep_eyes) -> NDArray[np.float32]:
-        """Face oval, shrunk off the hairline and the jaw, minus kept interiors, feathered."""
+    def _mask(self, q_pts, size, source_px, keep_mouth, keep_eyes, fade) -> NDArray[np.float32]:
+        """Face oval, shrunk off the hairline and the jaw, minus kept interiors, times ``fade``
+        (how well the faceset covers each pixel), feathered."""
         oval = q_pts[list(mesh.FACE_OVAL), :2]
         centre = oval.mean(0)
         extent = float(np.ptp(oval[:, 0]))
@@ -259,7 +323,7 @@ class RetrievalEngine:
                 cv2.fillPoly(hard, [pts], 0, cv2.LINE_AA, shift=4)
                 cv2.polylines(hard, [pts], True, 0, max(1, int(extent * 0.01)), cv2.LINE_AA, shift=4)
         sigma = max(self.feather * extent, 1.0)
-        soft = hard.astype(np.float32) * np.float32(1 / 255)
+        soft = hard.astype(np.float32) * np.float32(1 / 255) * fade.astype(np.float32)
         if sigma < 4:
             return cv2.GaussianBlur(soft, (0, 0), sigma)
         # A wide feather is as smooth at half size (within 0.003), at a tenth of the time.
@@ -268,8 +332,32 @@ class RetrievalEngine:
         return cv2.resize(cv2.GaussianBlur(half, (0, 0), sigma / 2), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def _source_keep(image: Image, landmarks: NDArray[np.float32], occluders: Any) -> NDArray[np.uint8] | None:
+    """255 where a faceset crop may lend texture: its skin (no stray hair), minus whatever
+    enrolment found over it (``occluders``: a uint8 mask of glasses and the like, or None)."""
+    keep = skin.skin_keep(image, landmarks)
+    if occluders is None:
+        return keep
+    off = np.asarray(occluders, np.uint8)
+    if off.shape != image.shape[:2]:
+        return keep
+    free = np.where(off > 0, 0, 255).astype(np.uint8)
+    return free if keep is None else cv2.min(keep, free)
+
+
+def _pose_reach(t_pts: NDArray[np.float32], triangles: NDArray[np.int32],
+                coverage: NDArray[np.float32]) -> float:
+    """Share (by area in the target) of the target's visible skin that some crop covers."""
+    v = t_pts[triangles, :2]
+    area = 0.5 * ((v[:, 1, 0] - v[:, 0, 0]) * (v[:, 2, 1] - v[:, 0, 1])
+                  - (v[:, 2, 0] - v[:, 0, 0]) * (v[:, 1, 1] - v[:, 0, 1]))
+    area = np.abs(area) * (visibility.facing_camera(t_pts, triangles) > 0.1)
+    total = float(area.sum())
+    return 1.0 if total <= 0 else float((area * np.clip(coverage, 0.0, 1.0)).sum() / total)
+
+
 def _upsampled(crop: Image, small: Patch, bx, by, covered, scale: tuple[float, float],
-               upscale: float) -> Patch:
+               upscale: float, coverage: float = 1.0) -> Patch:
     """The full-size patch of a working-size one; the working one rides along as ``work``.
 
     The backdrop is not upsampled (that would blur the target's hair and jaw round the face):
@@ -298,7 +386,7 @@ def _upsampled(crop: Image, small: Patch, bx, by, covered, scale: tuple[float, f
     image = cv2.resize(small.image, (w, h), interpolation=cv2.INTER_LINEAR)
     mask = cv2.resize(small.mask, (w, h), interpolation=cv2.INTER_LINEAR)
     work = WorkCrop(small.image, small.mask, small.backdrop, (float(sx), float(sy)))
-    return Patch(image, mask, small.x, small.y, backdrop, support, work, upscale)
+    return Patch(image, mask, small.x, small.y, backdrop, support, work, upscale, coverage)
 
 
 register_engine("retrieval", RetrievalEngine)
