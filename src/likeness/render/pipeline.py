@@ -46,6 +46,7 @@ LOOKAHEAD_FRAMES = 2  # decoded frames waiting for the compositor: bounds memory
 WRITE_AHEAD_FRAMES = 2  # marked frames waiting for the encoder thread
 FRAME_CACHE_BYTES = 1 << 30  # the analysis pass keeps the decoded target in memory up to this, so the swap pass need not decode again
 SOFT_FACE_UPSCALE = 1.5  # a new face enlarged more than this from its real detail is reported
+POSE_COVERAGE = 0.8  # a face whose visible skin the faceset covers less than this is reported (the swap faded there)
 FINGERPRINT_FRAMES = 8  # marked frames, evenly spread, whose fingerprint the render record keeps
 
 log = logging.getLogger("likeness.render")
@@ -373,6 +374,8 @@ class FrameSwapper:
         self.swapped_frames = 0
         self.max_upscale = 1.0  # how much the softest new face was enlarged past its real detail
         self.soft_frames = 0  # frames with a face enlarged more than SOFT_FACE_UPSCALE
+        self.pose_frames = 0  # frames with a face turned past what the faceset covers (POSE_COVERAGE)
+        self.least_coverage = 1.0
 
     def __call__(self, image: Image, chosen: list[Face], held: list[int], time: float | None = None) -> Image:
         return self.apply(image, self.propose(image, chosen), held, time)
@@ -394,7 +397,7 @@ class FrameSwapper:
     def apply(self, image: Image, proposals: list[tuple[Face, Any]], held: list[int], time: float | None = None) -> Image:
         """Composite the proposals in order (smoothing per track), then the held tracks."""
         out = image
-        failed = swapped = soft = False
+        failed = swapped = soft = turned = False
         for face, patch in proposals:
             track = face.track if face.track is not None else -1
             try:
@@ -406,6 +409,9 @@ class FrameSwapper:
                 upscale = float(getattr(patch, "upscale", 1.0))
                 self.max_upscale = max(self.max_upscale, upscale)
                 soft |= upscale > SOFT_FACE_UPSCALE
+                coverage = float(getattr(patch, "coverage", 1.0))
+                self.least_coverage = min(self.least_coverage, coverage)
+                turned |= coverage < POSE_COVERAGE
             except Exception:  # noqa: BLE001 - one frame's failure must not stop the video
                 failed = True
                 out, held_ok = self._hold(out, track)
@@ -416,6 +422,7 @@ class FrameSwapper:
         self.failed_frames += failed
         self.swapped_frames += swapped
         self.soft_frames += soft
+        self.pose_frames += turned
         return out
 
     def _hold(self, frame: Image, track: int) -> tuple[Image, bool]:
@@ -511,7 +518,17 @@ def _record(job: RenderJob, render_id: int, output_file: Path, frames: int, swap
         # Never paste a low-resolution face into a big frame silently: how much softer it is.
         "face_upscale": round(swapper.max_upscale, 2),
         "soft_face_frames": swapper.soft_frames,
+        # Nor stretch a frontal faceset over a turned head: where it had no view, the target shows.
+        "pose_coverage_frames": swapper.pose_frames,
+        "least_pose_coverage": round(swapper.least_coverage, 2),
     }
+    if swapper.pose_frames:
+        log.warning(
+            "%s: in %d of %d frames the face is turned further than the identity's crops show (as little as %d%% "
+            "of it covered); the swap fades to the target's own skin there. Enrol three-quarter and profile photos "
+            "of the identity for these poses",
+            job.target, swapper.pose_frames, frames, round(100 * swapper.least_coverage),
+        )
     if swapper.soft_frames:
         log.warning(
             "%s: in %d of %d frames the new face has less detail than the target face (enlarged up to %.1fx: "

@@ -315,6 +315,10 @@ class RetrievalEngine:
         poly = centre + (oval - centre) * (1 - shrink)[:, None]
         hard = np.zeros(size, np.uint8)
         cv2.fillPoly(hard, [np.round(poly * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+        # A turned head's nose and lips stand out past its oval: they are face too.
+        for loop in (mesh.NOSE, mesh.LIPS_OUTER):
+            hull = cv2.convexHull(np.round(q_pts[list(loop), :2] * 16).astype(np.int32))
+            cv2.fillConvexPoly(hard, hull, 255, cv2.LINE_AA, shift=4)
         hard[~source_px] = 0
         holes = [(keep_mouth, mesh.LIPS_INNER)] + list(zip(keep_eyes, (mesh.RIGHT_EYE, mesh.LEFT_EYE)))
         for keep, loop in holes:

@@ -20,7 +20,7 @@ _FEATURES = (
     (70, 63, 105, 66, 107, 55, 65, 52, 53, 46),  # right brow
     (300, 293, 334, 296, 336, 285, 295, 282, 283, 276),  # left brow
     mesh.RIGHT_EYE, mesh.LEFT_EYE, mesh.LIPS_OUTER,
-    (168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 98, 327, 129, 358, 48, 278, 64, 294, 219, 439),  # nose
+    mesh.NOSE,
 )
 THRESHOLD = 16.0  # squared Mahalanobis distance (3 dof) past which a pixel is not skin
 

@@ -1,0 +1,100 @@
+"""What a viewer spots at once: a swap that stretches a frontal faceset over a turned head, or
+pastes the source photo's backdrop into the cheek. Each test fails on the engine before issue 12."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+from likeness import media
+from likeness.faces import FaceAnalyzer
+from likeness.swap import make_engine, make_faceset
+from likeness.swap.faceset import Faceset
+from tests.conftest import shared
+
+FRONTAL = "syn_SFHQ_pt1_00000161.jpg"
+THREE_QUARTER = "syn_t2i_threequarter_FLUX1_schnell_image_0017649.jpg"
+PROFILE = "syn_t2i_profile_SDXL_image_0047268.jpg"
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    with FaceAnalyzer() as a:
+        yield a
+
+
+def _backdrop_painted(faceset: Faceset, colour: tuple[int, int, int]) -> Faceset:
+    """The faceset with everything outside each crop's face hull painted one flat colour."""
+    items = []
+    for item in faceset.items:
+        image = np.array(item.image, copy=True)
+        hull = cv2.convexHull(np.round(np.asarray(item.landmarks)[:478, :2]).astype(np.int32))
+        inside = np.zeros(image.shape[:2], np.uint8)
+        cv2.fillConvexPoly(inside, hull, 1)
+        image[inside == 0] = colour
+        items.append(dataclasses.replace(item, image=image))
+    return dataclasses.replace(faceset, items=tuple(items))
+
+
+def _from_outside(faceset: Faceset, target: np.ndarray, face) -> float:
+    """Share of the swapped face (by mask weight) whose pixels came from outside the source hull:
+    they change when only the source's backdrop changes colour."""
+    patches = []
+    for colour in ((255, 0, 255), (0, 255, 0)):
+        engine = make_engine("retrieval")
+        engine.prepare(_backdrop_painted(faceset, colour))
+        patches.append(engine.swap(target, face))
+    a, b = patches
+    moved = np.abs(a.image.astype(int) - b.image.astype(int)).max(2) > 8
+    return float((a.mask * moved).sum() / max(a.mask.sum(), 1e-6))
+
+
+@pytest.mark.parametrize("target_name", [THREE_QUARTER, PROFILE])
+def test_no_pixel_of_the_swap_comes_from_beyond_the_source_face(analyzer, target_name):
+    # Before: 3-5 % of the face on these targets was the source photo's backdrop, stretched.
+    source = media.read_image(shared("syn_SFHQ_pt2_00003124.jpg"))
+    target = media.read_image(shared(target_name))
+    faceset = make_faceset([source], analyzer)
+    face = analyzer.detect(target)[0]
+    assert _from_outside(faceset, target, face) < 0.001
+
+
+def test_a_frontal_faceset_fades_out_on_a_turned_head_and_says_how_much(analyzer):
+    source = media.read_image(shared(FRONTAL))
+    faceset = make_faceset([source], analyzer)
+    engine = make_engine("retrieval")
+    engine.prepare(faceset)
+    frontal = media.read_image(shared("syn_SFHQ_pt2_00003040.jpg"))
+    turned = media.read_image(shared(THREE_QUARTER))
+    assert engine.swap(frontal, analyzer.detect(frontal)[0]).coverage > 0.9
+    face = analyzer.detect(turned)[0]
+    patch = engine.swap(turned, face)
+    assert patch.coverage < 0.8
+    # The side of the cheek towards the ear, which the target shows squarely and a frontal photo
+    # only edge-on, keeps the target's own skin; the cheek by the nose is swapped.
+    lm3 = np.asarray(face.landmarks)[:478, :3]
+    lm = lm3[:, :2]
+    side = 454 if lm3[454, 2] < lm3[234, 2] else 234  # the near side: mediapipe's z grows away from the camera
+    mask = patch.full_mask(turned.shape)
+    at = lambda p: mask[int(round(p[1])), int(round(p[0]))]  # noqa: E731
+    assert at(lm[side] + 0.15 * (lm[4] - lm[side])) < 0.2
+    assert at(lm[4] + 0.35 * (lm[side] - lm[4])) > 0.5
+
+
+def test_each_side_of_the_face_comes_from_the_crop_that_sees_it(analyzer):
+    # A faceset of one three-quarter photo and its mirror image: on the photo itself, each half of
+    # the face must come from the view that shows it squarely, so the swap covers the whole face.
+    photo = media.read_image(shared(THREE_QUARTER))
+    both = make_faceset([photo, np.ascontiguousarray(photo[:, ::-1])], analyzer)
+    one = make_faceset([photo[:, ::-1].copy()], analyzer)
+    target = media.read_image(shared("syn_t2i_threequarter_FLUX1_schnell_image_0014943.jpg"))
+    face = analyzer.detect(target)[0]
+    engines = []
+    for fs in (one, both):
+        engine = make_engine("retrieval")
+        engine.prepare(fs)
+        engines.append(engine.swap(target, face))
+    assert engines[1].coverage > engines[0].coverage + 0.1
