@@ -376,6 +376,7 @@ class FrameSwapper:
         self.soft_frames = 0  # frames with a face enlarged more than SOFT_FACE_UPSCALE
         self.pose_frames = 0  # frames with a face turned past what the faceset covers (POSE_COVERAGE)
         self.least_coverage = 1.0
+        self.left_frames = 0  # ... of which so turned that the engine left a face as it was
 
     def __call__(self, image: Image, chosen: list[Face], held: list[int], time: float | None = None) -> Image:
         return self.apply(image, self.propose(image, chosen), held, time)
@@ -397,7 +398,7 @@ class FrameSwapper:
     def apply(self, image: Image, proposals: list[tuple[Face, Any]], held: list[int], time: float | None = None) -> Image:
         """Composite the proposals in order (smoothing per track), then the held tracks."""
         out = image
-        failed = swapped = soft = turned = False
+        failed = swapped = soft = turned = left = False
         for face, patch in proposals:
             track = face.track if face.track is not None else -1
             try:
@@ -412,6 +413,7 @@ class FrameSwapper:
                 coverage = float(getattr(patch, "coverage", 1.0))
                 self.least_coverage = min(self.least_coverage, coverage)
                 turned |= coverage < POSE_COVERAGE
+                left |= coverage < POSE_COVERAGE and not np.any(patch.mask)
             except Exception:  # noqa: BLE001 - one frame's failure must not stop the video
                 failed = True
                 out, held_ok = self._hold(out, track)
@@ -423,6 +425,7 @@ class FrameSwapper:
         self.swapped_frames += swapped
         self.soft_frames += soft
         self.pose_frames += turned
+        self.left_frames += left
         return out
 
     def _hold(self, frame: Image, track: int) -> tuple[Image, bool]:
@@ -521,13 +524,14 @@ def _record(job: RenderJob, render_id: int, output_file: Path, frames: int, swap
         # Nor stretch a frontal faceset over a turned head: where it had no view, the target shows.
         "pose_coverage_frames": swapper.pose_frames,
         "least_pose_coverage": round(swapper.least_coverage, 2),
+        "pose_left_frames": swapper.left_frames,
     }
     if swapper.pose_frames:
         log.warning(
             "%s: in %d of %d frames the face is turned further than the identity's crops show (as little as %d%% "
-            "of it covered); the swap fades to the target's own skin there. Enrol three-quarter and profile photos "
-            "of the identity for these poses",
-            job.target, swapper.pose_frames, frames, round(100 * swapper.least_coverage),
+            "of it covered); the swap fades to the target's own skin there, and %d frames were left as they were. "
+            "Enrol three-quarter and profile photos of the identity for these poses",
+            job.target, swapper.pose_frames, frames, round(100 * swapper.least_coverage), swapper.left_frames,
         )
     if swapper.soft_frames:
         log.warning(

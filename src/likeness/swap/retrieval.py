@@ -27,6 +27,7 @@ _LEVELS_MARGIN = 24  # spare pixels round the band inside the crop, for featheri
 WORK_SIZE = 256  # default largest face side (px) the warp and the composite work at (288 gave the same swap_quality distances, ~8 % slower)
 MIN_WORK_SIZE = 128  # ... and the least, whatever the faceset's detail
 CANDIDATES = 6  # crops considered per face; each region then takes the k of them that see it best
+LEAVE_BELOW = 0.5  # a face the faceset covers less than this is left as it was: half a face swapped is worse than none
 MAX_STRETCH = 2.5  # a crop whose view of a triangle is this many times more oblique than the target's lends it nothing
 
 
@@ -195,6 +196,10 @@ class RetrievalEngine:
 
         tris = self._tris
         weights, coverage, keep_mouth, keep_eyes = self._choose(t_pts, expression, candidates, base)
+        reach = _pose_reach(t_pts, tris.inner[tris.group == 0], coverage[tris.group == 0])
+        if reach < LEAVE_BELOW:
+            nothing = np.zeros(crop.shape[:2], np.float32)
+            return Patch(crop.copy(), nothing, int(x0), int(y0), None, nothing.astype(bool), coverage=reach)
         own_by_group = np.array([False, keep_mouth, keep_eyes[0], keep_eyes[1]])
         depth = t_pts[tris.inner, 2].mean(1)
         order = np.argsort(-depth, kind="stable")  # far first, near drawn over it
@@ -244,7 +249,6 @@ class RetrievalEngine:
         used = [candidates[c] for c in range(len(candidates)) if weights[c].any()] or candidates[:1]
         detail = min(face_size * scale, min(self._crops[i].extent for i in used))
         upscale = max(1.0, face_size / max(detail, 1.0))
-        reach = _pose_reach(t_pts, tris.inner[tris.group == 0], coverage[tris.group == 0])
         if scale == 1.0:
             return Patch(image, mask, int(x0), int(y0), backdrop, support, upscale=upscale, coverage=reach)
         return _upsampled(crop, Patch(image, mask, int(x0), int(y0), backdrop, support), bx, by,
