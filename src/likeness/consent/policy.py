@@ -103,6 +103,10 @@ def check(vault: Vault, request: Request, *, now: datetime | None = None) -> Dec
             reasons.append(f"{who} was enrolled with the role {enrolled.get('role')!r}, the row now says {record.identity_role!r}")
     if record.identity_id in facts.deletions:
         reasons.append(f"{who} was deleted (the audit chain records it)")
+    held = facts.held(record.identity_id)
+    if held is not None:
+        reasons.append(f"{who} was held for review at enrolment (its face is close to {held.get('nearest')!r}) and the audit chain "
+                       "records no operator confirmation; its status row was changed outside likeness")
 
     # The grant: signed by that key, and naming that identity, key and vault.
     if read_signed(record.payload, record.signature, record.owner_public) is None:

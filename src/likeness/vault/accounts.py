@@ -163,7 +163,7 @@ def represent(vault: "Vault", username: str, identity: str, role: str, *, by: st
     if who is None or who.kind != "talent":
         raise InputError(f"no talent account {username!r}")
     with vault.transaction() as connection:
-        ident = vault.identity_in(connection, identity)
+        ident = vault.identity_in(connection, identity, held=True)
         connection.execute(delete(schema.representatives).where(
             schema.representatives.c.account_id == who.id, schema.representatives.c.identity_id == ident.id))
         connection.execute(insert(schema.representatives).values(account_id=who.id, identity_id=ident.id, role=role))

@@ -186,11 +186,14 @@ class ChainFacts:
     outputs: dict[str, str] = field(default_factory=dict)  # output sha256 -> render id (hex)
     renders: dict[str, dict[str, Any]] = field(default_factory=dict)  # render id (hex) -> its render.record entry data
     deletions: set[str] = field(default_factory=set)  # identity ids whose deletion the chain records
+    confirmations: dict[str, dict[str, Any]] = field(default_factory=dict)  # identity id -> identity.confirm data
 
     def add(self, entry: AuditEntry) -> None:
         data = entry.data
         if entry.event == "identity.enrol" and data.get("id"):
             self.enrolments[str(data["id"])] = data
+        elif entry.event == "identity.confirm" and data.get("id"):
+            self.confirmations.setdefault(str(data["id"]), data)
         elif entry.event == "grant.create" and data.get("grant"):
             self.grants.setdefault(str(data["grant"]), data)
         elif entry.event == "identity.delete" and data.get("id"):
@@ -204,6 +207,15 @@ class ChainFacts:
                 self.outputs[str(data["output_sha256"])] = str(data.get("render_id"))
             if data.get("render_id"):
                 self.renders[str(data["render_id"])] = data
+
+
+    def held(self, identity_id: str) -> dict[str, Any] | None:
+        """The firewall's record when the chain says ``identity_id`` was held at enrolment and no
+        operator has confirmed it since (None: usable, as far as the firewall goes)."""
+        enrolled = self.enrolments.get(identity_id) or {}
+        if enrolled.get("status") != "held" or identity_id in self.confirmations:
+            return None
+        return dict(enrolled.get("firewall") or {})
 
 
 USE_EVENTS = ("render.record", "grant.use")  # entries that record a use of a grant

@@ -63,6 +63,7 @@ class EnrolReport:
             "id": self.identity.id,
             "role": self.identity.role,
             "owner_key": self.identity.fingerprint,
+            "status": self.identity.status,
             "examined": self.examined,
             "kept": self.kept,
             "items_total": self.identity.items,

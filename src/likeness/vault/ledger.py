@@ -87,9 +87,30 @@ def payload_sha256(payload: str) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def held_line(name: str, nearest: str | None = None) -> str:
+    """The one line every refused use of an enrolment held for review says."""
+    close = f"close to {nearest!r}" if nearest else "close to an enrolled identity"
+    return (f"identity {name!r} is held for review (its face is {close}): an operator must confirm they are different people "
+            "first (`likeness identity review`)")
+
+
+def held_problem(vault: "Vault", connection: Connection, identity_id: str, name: str) -> str | None:
+    """Why a grant cannot be stored for this identity, when the chain says it is still held for review."""
+    facts = audit_log.ChainFacts()
+    if not audit_log.verify(connection, vault.audit_key, facts=facts).ok:
+        return None  # the consent check refuses every render on a broken chain, and says why
+    held = facts.held(identity_id)
+    if held is None:
+        return None
+    return held_line(name, held.get("nearest")) + "; the audit chain records no confirmation, whatever its status row says"
+
+
 def store_grant(vault: "Vault", identity: str, grant_id: str, payload: str, signature: str, max_renders: int | None, audit_data: dict) -> None:
     with vault.transaction() as connection:
         ident = vault.identity_in(connection, identity)
+        problem = held_problem(vault, connection, ident.id, ident.name)
+        if problem is not None:
+            raise ConsentError(problem)
         if connection.execute(select(schema.grants.c.id).where(schema.grants.c.id == grant_id)).first():
             raise InputError(f"grant {grant_id} is already in the vault")
         connection.execute(
@@ -195,6 +216,8 @@ def _recheck(connection: Connection, facts: audit_log.ChainFacts, terms: Terms, 
     ).scalar_one_or_none()
     if status != "active" or terms.identity_id in facts.deletions:
         raise ConsentError(f"the identity of grant {terms.grant_id} was deleted while this {use} ran; its output was discarded")
+    if facts.held(terms.identity_id) is not None:
+        raise ConsentError(f"the identity of grant {terms.grant_id} is held for review with no audited confirmation; its output was discarded")
 
 
 def _verified_facts(vault: "Vault", connection: Connection) -> audit_log.ChainFacts:

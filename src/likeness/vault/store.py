@@ -31,7 +31,7 @@ from likeness.errors import ConsentError, InputError, NoFaceError, VaultError
 from likeness.settings import Settings
 from likeness.vault import audit as audit_log
 from likeness.vault import heads, ledger, schema
-from likeness.vault.ledger import GrantRecord, RenderRecord, Taken
+from likeness.vault.ledger import GrantRecord, RenderRecord, Taken, held_line
 from likeness.vault.blobs import delete_blob, read_blob, stray_files, write_blob
 from likeness.vault.crypto import (
     DEFAULT_SCRYPT_N,
@@ -55,7 +55,7 @@ from likeness.vault.faceset import (
     item_from_bytes,
 )
 from likeness.vault.files import private_database, private_dir
-from likeness.vault.firewall import closest, same_person, strangers
+from likeness.vault.firewall import Clearance, clearance, closest, same_person, strangers
 from likeness.vault.talent_keys import (
     held_owner_key,
     signed_statement_owner,
@@ -70,6 +70,7 @@ ROLES = ("self", "guardian", "estate", "agent")
 KEYCHECK = b"likeness vault key check v1"
 ORPHAN_GRACE_S = 600.0  # younger stray blobs may belong to an enrolment still in flight
 _ENROL_LOCK = 0x454E524C  # "ENRL": serialises firewall checks on PostgreSQL
+HELD = "held"  # status of an enrolment the firewall sent to review: stored, but not usable
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,15 @@ class Identity:
     def fingerprint(self) -> str:
         """SHA-256 of the owner key (hex): what grants name and the talent card shows."""
         return key_fingerprint(self.owner_public)
+
+
+@dataclass(frozen=True)
+class HeldEnrolment:
+    """An enrolment the firewall held, with what the audit chain recorded about it (nearest
+    identity, median distance, agreeing crops): the operator's to confirm or reject."""
+
+    identity: Identity
+    firewall: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -327,13 +337,24 @@ class Vault:
             status=row.status,
         )
 
-    def identity_in(self, connection: Connection, name: str) -> Identity:
-        """The active identity ``name``, inside the caller's transaction."""
+    def identity_in(self, connection: Connection, name: str, *, held: bool = False) -> Identity:
+        """The active identity ``name``, inside the caller's transaction; a held one is refused by
+        name unless ``held`` (who may act for it is settled before the review)."""
         row = connection.execute(
-            select(schema.identities).where(schema.identities.c.name == name, schema.identities.c.status == "active")
+            select(schema.identities).where(schema.identities.c.name == name, schema.identities.c.status.in_(("active", HELD)))
         ).one_or_none()
         if row is None:
             raise InputError(f"no identity named {name!r} in the vault")
+        if row.status == HELD and not held:
+            raise ConsentError(held_line(name))
+        return self._identity_from_row(row)
+
+    def _held_in(self, connection: Connection, name: str) -> Identity:
+        row = connection.execute(
+            select(schema.identities).where(schema.identities.c.name == name, schema.identities.c.status == HELD)
+        ).one_or_none()
+        if row is None:
+            raise InputError(f"no enrolment named {name!r} is held for review")
         return self._identity_from_row(row)
 
     def identity(self, name: str) -> Identity:
@@ -356,24 +377,27 @@ class Vault:
         return embeddings_from_bytes(self._open_blob(self._data_key(connection, identity), identity, blob_id, "embeddings"))
 
     def _all_embeddings(self, connection: Connection, *, exclude: str | None = None) -> dict[str, np.ndarray]:
-        rows = connection.execute(select(schema.identities).where(schema.identities.c.status == "active")).all()
+        # Held enrolments count: two people waiting for review must not both slip through.
+        rows = connection.execute(select(schema.identities).where(schema.identities.c.status.in_(("active", HELD)))).all()
         return {
             row.name: self._embeddings_in(connection, self._identity_from_row(row)) for row in rows if row.name != exclude
         }
 
-    def _firewall(self, connection: Connection, name: str, items: list[FacesetItem]) -> None:
+    def _firewall(self, connection: Connection, name: str, items: list[FacesetItem]) -> Clearance:
+        """One person in the faceset, and not one already enrolled: refuse, hold for review, or clear."""
         embeddings = np.stack([item.embedding for item in items])
         odd = strangers(embeddings)
         if odd:
             raise ConsentError(
                 f"refused: the faceset for {name!r} holds more than one person (crops {', '.join(map(str, odd[:5]))} are someone else)"
             )
-        match = closest(embeddings, self._all_embeddings(connection, exclude=name))
-        if match is not None:
+        verdict = clearance(embeddings, self._all_embeddings(connection, exclude=name))
+        if verdict.outcome == "refuse":
             raise ConsentError(
-                f"refused: this face is already enrolled as {match.identity!r} (distance {match.distance:.2f}); "
-                "one person, one identity"
+                f"refused: this face is already enrolled as {verdict.nearest!r} (median distance {verdict.distance:.2f}, "
+                f"{verdict.agreeing} of {verdict.crops} crops agree); one person, one identity"
             )
+        return verdict
 
     def enrol(
         self,
@@ -400,6 +424,8 @@ class Vault:
             raise NoFaceError(f"no usable face to enrol for {name!r}")
         if any(i.name == name for i in self.identities()):
             raise InputError(f"identity {name!r} already exists; add media to it with `likeness identity add`")
+        if any(h.identity.name == name for h in self.held()):
+            raise ConsentError(held_line(name))
         identity_id = str(uuid.uuid4())
         if statement is not None:
             sealed_owner = signed_statement_owner(*statement, name=name, vault_id=self.vault_id)
@@ -425,7 +451,8 @@ class Vault:
             )
             with self._tx() as connection:
                 self._lock_enrolment(connection)
-                self._firewall(connection, name, items)
+                verdict = self._firewall(connection, name, items)
+                status = HELD if verdict.outcome == "review" else "active"
                 connection.execute(
                     insert(schema.identities).values(
                         statement=statement_text,
@@ -433,7 +460,7 @@ class Vault:
                         id=identity_id,
                         name=name,
                         role=role,
-                        status="active",
+                        status=status,
                         created=created,
                         item_count=len(items),
                         coverage=json.dumps(cover.as_dict()),
@@ -452,13 +479,62 @@ class Vault:
                     connection,
                     "identity.enrol",
                     {"identity": name, "id": identity_id, "role": role, "items": len(items), "sources": [Path(s).name for s in sources or []],
-                     "owner_key": owner_fp(owner.public_raw), "statement_sha256": ledger.payload_sha256(statement_text)},
+                     "owner_key": owner_fp(owner.public_raw), "statement_sha256": ledger.payload_sha256(statement_text),
+                     # The consent check reads these: a held enrolment renders only after an audited confirmation.
+                     "status": status, "firewall": verdict.as_dict()},
                 )
         except BaseException:
             for blob_id in written:
                 delete_blob(self.blobs_dir, blob_id)
             raise
+        if status == HELD:
+            with self._tx() as connection:
+                return self._held_in(connection, name)
         return self.identity(name)
+
+    # -- review of held enrolments ------------------------------------------------------------
+
+    def held(self) -> list[HeldEnrolment]:
+        """Enrolments waiting for an operator, with the firewall's record of each from the chain."""
+        with self._tx() as connection:
+            rows = connection.execute(
+                select(schema.identities).where(schema.identities.c.status == HELD).order_by(schema.identities.c.created)
+            ).all()
+        if not rows:
+            return []
+        _, facts = self.chain_facts()
+        return [HeldEnrolment(self._identity_from_row(row), dict((facts.enrolments.get(row.id) or {}).get("firewall") or {})) for row in rows]
+
+    def confirm_identity(self, name: str, *, different_from: str, by: str | None = None) -> Identity:
+        """The operator says ``name`` is not ``different_from`` (the identity it was held for): it
+        becomes usable, and the chain records who said so (the consent check looks for it)."""
+        report, facts = self.chain_facts()
+        if not report.ok:
+            raise VaultError(f"the audit chain is broken at entry {report.bad_seq} ({report.problem}); nothing is confirmed until it is repaired")
+        with self._tx() as connection:
+            ident = self._held_in(connection, name)
+            recorded = dict((facts.enrolments.get(ident.id) or {}).get("firewall") or {})
+            nearest = recorded.get("nearest")
+            if different_from != nearest:
+                raise InputError(f"{name!r} was held for its likeness to {nearest!r}, not {different_from!r}: confirm it against {nearest!r}")
+            done = connection.execute(
+                update(schema.identities).where(schema.identities.c.id == ident.id, schema.identities.c.status == HELD).values(status="active")
+            )
+            if done.rowcount != 1:
+                raise InputError(f"{name!r} is no longer held for review")
+            self.append(connection, "identity.confirm", {"identity": name, "id": ident.id, "different_from": nearest,
+                                                         "distance": recorded.get("distance"), "by": by})
+        return self.identity(name)
+
+    def reject_identity(self, name: str, *, by: str | None = None) -> None:
+        """The operator says a held enrolment is someone already enrolled: it is crypto-shredded."""
+        with self._tx() as connection:
+            ident = self._held_in(connection, name)
+            connection.execute(delete(schema.data_keys).where(schema.data_keys.c.identity_id == ident.id))
+            connection.execute(update(schema.identities).where(schema.identities.c.id == ident.id).values(status="deleting"))
+            self.append(connection, "identity.reject", {"identity": name, "id": ident.id, "by": by})
+            self.append(connection, "identity.delete", {"identity": name, "id": ident.id})
+        self._finish_deletion(ident.id)
 
     def _identity_row_exists(self, identity_id: str) -> bool:
         with self._tx() as connection:
