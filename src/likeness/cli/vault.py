@@ -125,7 +125,7 @@ def register(app: typer.Typer) -> None:
         else:
             print(f"vault created in {settings.home} for studio {studio!r}")
 
-    identity = typer.Typer(help="Enrolled identities: enrol, list, show, delete.", no_args_is_help=True)
+    identity = typer.Typer(help="Enrolled identities: enrol, list, show, delete, review held enrolments.", no_args_is_help=True)
     app.add_typer(identity, name="identity")
 
     def _enrol(name: str, media: list[Path], role: str, as_json: bool, key_file: Path | None = None) -> None:
@@ -138,10 +138,16 @@ def register(app: typer.Typer) -> None:
         owner = _load_key(key_file) if key_file is not None else None
         with _open(talent=owner is None) as vault, FaceAnalyzer() as analyzer:
             report = enrol(vault, name, media, analyzer=analyzer, role=role, talent_passphrase=vault.settings.talent_passphrase, owner=owner)
+            firewall = next((h.firewall for h in vault.held() if h.identity.id == report.identity.id), None)
         if as_json:
-            _print_json(report.as_dict())
+            _print_json(dict(report.as_dict(), firewall=firewall) if firewall is not None else report.as_dict())
             return
         dropped = ", ".join(f"{n} {why}" for why, n in report.dropped.items()) or "none"
+        if firewall is not None:
+            print(f"held {report.identity.name!r} for review: its face is close to {firewall.get('nearest')!r} (median distance "
+                  f"{firewall.get('distance', 0):.2f}); nothing is granted or rendered until an operator runs "
+                  f"`likeness identity confirm {report.identity.name} --different-from {firewall.get('nearest')}` (or --reject)")
+            return
         print(f"enrolled {report.identity.name!r}: kept {report.kept} of {report.examined} frames/photos (dropped: {dropped})")
         held = "held by the talent: only its public half is in the vault" if owner is not None else "sealed under the talent passphrase"
         print(f"owner key {report.identity.fingerprint} ({held})")
@@ -222,6 +228,48 @@ def register(app: typer.Typer) -> None:
             _print_json({"deleted": name})
         else:
             print(f"deleted {name!r}: its data key is destroyed, so any copy of its blobs is unreadable")
+
+    @identity.command("review")
+    def identity_review(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+        """List enrolments the firewall held for review: close to an enrolled identity, not refused."""
+        with _open() as vault:
+            rows = [{"name": h.identity.name, "id": h.identity.id, "created": h.identity.created, "items": h.identity.items, **h.firewall}
+                    for h in vault.held()]
+        if as_json:
+            _print_json(rows)
+            return
+        if not rows:
+            print("no enrolments held for review")
+        for row in rows:
+            distance = row.get("distance")
+            print(f"{row['name']}\tclose to {row.get('nearest')!r}\tmedian distance {'?' if distance is None else f'{distance:.2f}'}\t"
+                  f"{row.get('agreeing', '?')} of {row.get('crops', '?')} crops agree\tsince {row['created']}")
+
+    @identity.command("confirm")
+    def identity_confirm(
+        name: str = typer.Argument(..., help="An enrolment held for review."),
+        different_from: Optional[str] = typer.Option(None, "--different-from", help="The identity it was held for: they are different people."),
+        reject: bool = typer.Option(False, "--reject", help="They are the same person: destroy the held enrolment."),
+        by: Optional[str] = typer.Option(None, "--by", help="Who decided (kept in the audit chain; default: the login name)."),
+        as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    ) -> None:
+        """Decide a held enrolment: activate it (--different-from OTHER) or destroy it (--reject); audited either way."""
+        import getpass
+
+        if (different_from is None) == (not reject):
+            raise InputError("say what you saw: --different-from OTHER (different people) or --reject (the same person)")
+        who = by or getpass.getuser()
+        with _open() as vault:
+            if reject:
+                vault.reject_identity(name, by=who)
+            else:
+                vault.confirm_identity(name, different_from=str(different_from), by=who)
+        if as_json:
+            _print_json({"identity": name, "decision": "rejected" if reject else "confirmed", "different_from": different_from, "by": who})
+        elif reject:
+            print(f"rejected {name!r}: the held enrolment is destroyed (its data key first)")
+        else:
+            print(f"confirmed {name!r} is not {different_from!r}: it is active, and the audit chain records it ({who})")
 
     grant = typer.Typer(help="Signed grants: create, list, show, revoke, export, import, check.", no_args_is_help=True)
     app.add_typer(grant, name="grant")
