@@ -113,6 +113,7 @@ def _cells(w):  # noqa: ANN001, ANN202
         ("list jobs", "get", "/api/v1/jobs", {}, {"root", "acme-admin", "acme-member", "globex-member"}),
         ("list outputs", "get", "/api/v1/outputs", {}, {"root", "acme-admin", "acme-member", "globex-member", "alice", "zed"}),
         ("audit", "get", "/api/v1/audit", {}, {"root"}),
+        ("held enrolments", "get", "/api/v1/enrolment-reviews", {}, {"root"}),
         ("audit head", "get", "/api/v1/audit/head", {}, {"root", "alice", "zed"}),
         ("verify", "post", "/api/v1/verify", {"files": {"file": ("x.png", b"", "image/png")}}, set(ROLES)),
     ]
@@ -201,7 +202,8 @@ def test_openapi_document_lists_every_resource(world):
     paths = set(spec["paths"])
     for resource in ("/api/v1/sessions", "/api/v1/accounts", "/api/v1/organisations", "/api/v1/identities", "/api/v1/licence-requests",
                      "/api/v1/grants", "/api/v1/uploads", "/api/v1/jobs", "/api/v1/jobs/{job_id}/events", "/api/v1/outputs",
-                     "/api/v1/outputs/{output_id}/approve", "/api/v1/audit", "/api/v1/verify"):
+                     "/api/v1/outputs/{output_id}/approve", "/api/v1/audit", "/api/v1/verify",
+                     "/api/v1/enrolment-reviews", "/api/v1/enrolment-reviews/{name}"):
         assert resource in paths, resource
 
 

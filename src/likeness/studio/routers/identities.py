@@ -1,5 +1,6 @@
 """``/identities``: organisations see listed identities only (an unlisted one does not exist for
-them); a talent sees and lists their own; the operator sees all."""
+them); a talent sees and lists their own; the operator sees all. ``/enrolment-reviews``: the
+enrolments the firewall held (close to an enrolled face), for the operator to decide."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field
 from likeness.studio.deps import kind, logged_in, page, vault_of
 from likeness.studio.problems import Problem
 from likeness.vault import licensing
+from likeness.vault.ledger import held_line
 from likeness.vault.accounts import Account
 
 router = APIRouter(tags=["identities"])
@@ -145,7 +147,39 @@ async def enrol(request: Request, statement: str = Form(...), signature: str = F
     del images
     identity = vault.enrol(name, list(collected.items), role=role, sources=collected.sources, statement=(statement, signature))
     parties.represent(vault, me.username, identity.name, role, by=me.username)
-    return _view(vault, identity.name, me)
+    if identity.status == "held":
+        from fastapi.responses import JSONResponse
+
+        # Accepted, not enrolled: it waits for the operator (a refusal is a 403 problem instead).
+        return JSONResponse(status_code=202, content={"name": identity.name, "role": identity.role, "owner_key": identity.fingerprint,
+                                                      "status": "held", "detail": held_line(identity.name)})
+    return dict(_view(vault, identity.name, me), status="active")
+
+
+class ReviewDecision(BaseModel):
+    different_from: str | None = Field(default=None, max_length=200)  # the identity it was held for: different people
+    reject: bool = False  # the same person: destroy the held enrolment
+
+
+@router.get("/enrolment-reviews")
+def held_enrolments(request: Request, me: Account = Depends(kind("operator"))) -> dict:
+    """Enrolments held by the firewall, with what the audit chain recorded (nearest, distance, crops agreeing)."""
+    items = [{"name": h.identity.name, "created": h.identity.created, "items": h.identity.items, "firewall": h.firewall}
+             for h in vault_of(request).held()]
+    return {"items": items, "total": len(items)}
+
+
+@router.post("/enrolment-reviews/{name}")
+def decide_enrolment(name: str, body: ReviewDecision, request: Request, me: Account = Depends(kind("operator"))) -> dict:
+    """The operator says a held enrolment is a different person (it becomes active) or the same one (destroyed); audited."""
+    if (body.different_from is None) == (not body.reject):
+        raise Problem(422, "send different_from (different people) or reject: true (the same person)")
+    vault = vault_of(request)
+    if body.reject:
+        vault.reject_identity(name, by=me.username)
+        return {"name": name, "status": "rejected"}
+    vault.confirm_identity(name, different_from=str(body.different_from), by=me.username)
+    return {"name": name, "status": "active", "different_from": body.different_from}
 
 
 THUMBNAIL_SIDE = 160

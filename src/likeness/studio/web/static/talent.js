@@ -153,7 +153,8 @@
     L.say(`Sending ${files.length} photo(s); finding the face can take a minute…`);
     try {
       const made = await L.upload("/api/v1/identities", body, (f) => { bar.value = f; });
-      L.say(`Enrolled ${made.name} (${made.items} faceset item(s)). Next: list yourself so organisations can ask for a licence.`);
+      if (made.status === "held") L.say(`Received ${made.name}, held for review: ${made.detail}`);
+      else L.say(`Enrolled ${made.name} (${made.items} faceset item(s)). Next: list yourself so organisations can ask for a licence.`);
       form.reset();
     } finally {
       bar.hidden = true;
