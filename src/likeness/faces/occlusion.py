@@ -18,8 +18,7 @@ paths, mapped back to the image and thickened, are the frames' mask. Faces turne
 eye's ring and the bridge are foreshortened there and the cues confuse brows with rims.
 
 Hair is told from skin by a colour model (Lab mean and covariance) learnt from the face's own
-cheeks, like ``likeness.swap.skin`` does for enrolment crops (that module is not imported:
-faces sits below swap).
+cheeks; the swap engine uses the same model on its source crops and on the target.
 """
 
 from __future__ import annotations

@@ -17,9 +17,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from likeness.errors import InputError
+from likeness.faces import occlusion
 from likeness.faces.types import Face, Image
 from likeness.swap import blend as blending
-from likeness.swap import mesh, shape, skin, visibility, warp
+from likeness.swap import mesh, shape, visibility, warp
 from likeness.swap.engine import Patch, WorkCrop, register_engine
 
 OUTER = 1.22  # outer ring of the reshaped band, relative to the face oval around its centre
@@ -28,6 +29,7 @@ WORK_SIZE = 256  # default largest face side (px) the warp and the composite wor
 MIN_WORK_SIZE = 128  # ... and the least, whatever the faceset's detail
 CANDIDATES = 6  # crops considered per face; each region then takes the k of them that see it best
 LEAVE_BELOW = 0.5  # a face the faceset covers less than this is left as it was: half a face swapped is worse than none
+FILLED = 20  # weight (of 255) of a crop's painted-over pixels against another crop's own skin
 MAX_STRETCH = 2.5  # a crop whose view of a triangle is this many times more oblique than the target's lends it nothing
 
 
@@ -38,7 +40,7 @@ class _Crop:
     facing: NDArray[np.float64]
     expression: NDArray[np.float64]
     extent: float  # the face's largest side (px) at the detail it really has (the photo's, if smaller)
-    keep: NDArray[np.uint8] | None = None  # 255 where the crop is its face's skin (skin.skin_keep)
+    keep: NDArray[np.uint8] | None = None  # 255 where nothing covered the face (faces.occlusion.source_occluders)
     hull: NDArray[np.uint8] | None = None  # 255 inside its face's landmark hull (visibility.hull_mask)
     cos: NDArray[np.float64] | None = None  # per inner triangle: how squarely the crop shows it
     unhidden: NDArray[np.float64] | None = None  # per inner triangle: share not behind the nose etc.
@@ -85,7 +87,7 @@ class RetrievalEngine:
 
     def __init__(self, *, k: int = 3, shape_strength: float = 1.0, pose_weight: float = 4.0,
                  erode: float = 0.05, feather: float = 0.03,
-                 work_size: int | None = WORK_SIZE) -> None:
+                 work_size: int | None = WORK_SIZE, hands: bool = True) -> None:
         if work_size is not None and int(work_size) < 64:
             raise InputError(f"work_size {work_size}: use 64 px or more (or None for full size)")
         self.k = k
@@ -100,6 +102,8 @@ class RetrievalEngine:
         self._expressions = np.zeros((0, 5))
         self._canonical: NDArray[np.float32] | None = None
         self._tris = _triangles()
+        self.hands = hands
+        self._hand_finder: occlusion.HandFinder | None = None  # loaded on the first face, once per engine
 
     def prepare(self, faceset: Any) -> None:
         """Index the crops by facing direction and expression; learn the canonical shape, and
@@ -121,10 +125,9 @@ class RetrievalEngine:
             crop_width = float(np.ptp(lm[:, 0]))
             if 0 < photo_width < crop_width:
                 extent *= photo_width / crop_width
-            image = np.ascontiguousarray(item.image)
+            image, keep = _source_clean(np.ascontiguousarray(item.image), lm)
             points = mesh.with_centres(lm)
-            crops.append(_Crop(image, points, shape.facing(fit), shape.expression(lm), extent,
-                               _source_keep(image, lm, getattr(item, "occluders", None)),
+            crops.append(_Crop(image, points, shape.facing(fit), shape.expression(lm), extent, keep,
                                visibility.hull_mask(lm, image.shape[:2]),
                                visibility.facing_camera(points, self._tris.inner),
                                visibility.unhidden(points, self._tris.inner)))
@@ -218,7 +221,8 @@ class RetrievalEngine:
         tri_of = raster.ids + 1
         sigma = max(0.015 * face_size * scale, 1.0)  # soften the per-triangle choice into seamless regions
         texture = np.zeros((*size, 3), np.float32)
-        total = np.zeros(size, np.float32)
+        total = np.zeros(size, np.float32)  # how much the crops cover each pixel
+        weight = np.zeros(size, np.float32)  # ... the same, the painted-over pixels counting little
         for c, index in enumerate(candidates):
             if not weights[c].any():
                 continue
@@ -226,22 +230,30 @@ class RetrievalEngine:
             src_ext = np.concatenate([src.points, ring_pts])
             mx, my = warp.maps(raster, warp.affines(q_ext, src_ext, all_tris), size, select=~own)
             share = cv2.GaussianBlur(np.concatenate([pad, weights[c][order]])[tri_of], (0, 0), sigma)
-            # Never from beyond the source face's hull, nor from what covered it (hair, glasses).
-            allowed = src.hull if src.keep is None else cv2.min(src.hull, src.keep)
-            share *= cv2.remap(allowed, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+            # Never from beyond the source face's hull; what covered it (hair, glasses) only
+            # where no other crop has the skin there.
+            share *= cv2.remap(src.hull, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                borderValue=0).astype(np.float32) * np.float32(1 / 255)
+            if src.keep is not None:
+                keep = cv2.remap(src.keep, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                 borderValue=255).astype(np.float32) * np.float32(1 / 255)
+                total += share * np.minimum(keep * (255 / FILLED), 1.0)  # painted-over skin still covers
+                share = share * keep
+            else:
+                total += share
             warped = warp.remap(src.image, mx, my).astype(np.float32)
             texture += warped * share[..., None]
-            total += share
+            weight += share
         from_source = np.concatenate([[False], ~own])
         source_px = from_source[tri_of] & (total > 1e-3)
-        texture = np.clip(texture / np.maximum(total, 1e-3)[..., None] + 0.5, 0, 255).astype(np.uint8)
+        texture = np.clip(texture / np.maximum(weight, 1e-6)[..., None] + 0.5, 0, 255).astype(np.uint8)
         image = np.where(source_px[..., None], texture, backdrop)
         # How much of the source the pixel may show: its crops' agreement, and how squarely they saw it.
         seen = cv2.GaussianBlur(np.concatenate([pad, coverage[order]])[tri_of], (0, 0), sigma) * np.minimum(total, 1.0)
         fade = np.clip((seen - 0.25) / 0.5, 0.0, 1.0)
 
         mask = self._mask(q_pts, size, source_px, keep_mouth, keep_eyes, fade)
+        mask *= self._in_front(frame, target, (int(x0), int(y0), int(x1 - x0), int(y1 - y0)), size, face_size * scale)
         # Where the composite may change pixels: the band, and the mask widened by the blend.
         spread = blending.reach(size)
         support = covered | (cv2.dilate((mask > 0).astype(np.uint8),
@@ -253,6 +265,21 @@ class RetrievalEngine:
             return Patch(image, mask, int(x0), int(y0), backdrop, support, upscale=upscale, coverage=reach)
         return _upsampled(crop, Patch(image, mask, int(x0), int(y0), backdrop, support), bx, by,
                           covered, (sx, sy), upscale, reach)
+
+    def _in_front(self, frame: Image, target: NDArray[np.float32], box: tuple[int, int, int, int],
+                  size: tuple[int, int], extent: float) -> NDArray[np.float32]:
+        """1 where the swap may show, 0 over what covers the target's face (its glasses frames,
+        a hand, hair over the forehead): those stay in front of the new face. Working size."""
+        if self.hands and self._hand_finder is None:
+            self._hand_finder = occlusion.HandFinder()
+        found = occlusion.target_occluders(frame, target, hands=self._hand_finder if self.hands else None)
+        if found.empty:
+            return np.ones(size, np.float32)
+        cover = found.over(*box)
+        if cover.shape != size:
+            cover = cv2.resize(cover, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        cover = cv2.GaussianBlur(cover.astype(np.float32) * np.float32(1 / 255), (0, 0), max(0.006 * extent, 0.7))
+        return np.clip(1.0 - 1.5 * cover, 0.0, 1.0)
 
     def _choose(self, t_pts, t_expr, candidates, base):
         """Per candidate crop and inner triangle, its weight in the texture; per triangle, how well
@@ -340,17 +367,32 @@ class RetrievalEngine:
         return cv2.resize(cv2.GaussianBlur(half, (0, 0), sigma / 2), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def _source_keep(image: Image, landmarks: NDArray[np.float32], occluders: Any) -> NDArray[np.uint8] | None:
-    """255 where a faceset crop may lend texture: its skin (no stray hair), minus whatever
-    enrolment found over it (``occluders``: a uint8 mask of glasses and the like, or None)."""
-    keep = skin.skin_keep(image, landmarks)
-    if occluders is None:
-        return keep
-    off = np.asarray(occluders, np.uint8)
-    if off.shape != image.shape[:2]:
-        return keep
-    free = np.where(off > 0, 0, 255).astype(np.uint8)
-    return free if keep is None else cv2.min(keep, free)
+def _source_clean(image: Image, landmarks: NDArray[np.float32]) -> tuple[Image, NDArray[np.uint8] | None]:
+    """What a faceset crop may lend, given what covered its face at enrolment.
+
+    Returns the crop with those painted over from the skin around them, and a weight map:
+    255 where the crop shows its own face, ``FILLED`` where hair or spectacle frames were painted
+    over (another crop's real skin wins there; with none, the fill beats a ghost of the frames).
+    """
+    pts = np.asarray(landmarks, np.float32)[:478]
+    h, w = image.shape[:2]
+    extent = float(np.ptp(pts[:, 0]))
+    keep = np.full((h, w), 255, np.uint8)
+    strands = occlusion.hair(image, pts)
+    if not strands.empty:
+        cover = (strands.full(h, w) > 0).astype(np.uint8)
+        image = cv2.inpaint(np.ascontiguousarray(image), cover, max(3.0, 0.01 * extent), cv2.INPAINT_TELEA)
+        keep[cover > 0] = FILLED
+    found = occlusion.glasses(image, pts)
+    if found.present:
+        grow = int(round(0.02 * extent)) * 2 + 1
+        frames = cv2.dilate((found.frames.full(h, w) > 0).astype(np.uint8),
+                            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+        image = cv2.inpaint(np.ascontiguousarray(image), frames, max(3.0, 0.015 * extent), cv2.INPAINT_TELEA)
+        keep[frames > 0] = FILLED
+    if strands.empty and not found.present:
+        return image, None
+    return image, keep
 
 
 def _pose_reach(t_pts: NDArray[np.float32], triangles: NDArray[np.int32],
