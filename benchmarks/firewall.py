@@ -209,6 +209,8 @@ def main() -> None:
     print(f"{'  held for review (distinct people)':44} {'-':>28} {_pct(r['new_review'], r['distinct']):>20}")
     print(f"{'false accepts (one person enrolled twice)':44} {_pct(r['old_accepted'], r['same']):>28} {_pct(r['new_accepted'], r['same']):>20}")
     print(f"{'  held for review (one person)':44} {'-':>28} {_pct(r['new_review_same'], r['same']):>20}")
+    print()
+    print("command: .venv/bin/python benchmarks/firewall.py" + (" --sweep" if args.sweep else ""))
     d, s = r["distinct_stats"], r["same_stats"]
     print()
     print(f"median crop-pair distance, distinct people: min {d[0]:.3f}, 1st percentile {d[len(d) // 100]:.3f}, 5th {d[len(d) // 20]:.3f}")
