@@ -168,3 +168,18 @@ def test_a_hand_is_painted_over_its_bones():
     assert mask[75, 55] == 255  # the palm
     assert mask[int(p[8][1]), int(p[8][0])] == 255  # a fingertip
     assert mask[110, 10] == 0
+
+
+def test_the_enrolment_coverage_report_counts_crops_with_glasses(analyzer):
+    from likeness import media
+    from likeness.swap import make_faceset
+    from likeness.vault.faceset import Coverage, coverage
+
+    images = [media.read_image(shared(n)) for n in ("syn_t2i_down_glasses_FLUX1_dev_image_0001577.jpg", "syn_SFHQ_pt2_00003040.jpg")]
+    report = coverage(make_faceset(images, analyzer).items)
+    assert report.glasses_share == 0.5
+    assert any("wear glasses" in line for line in report.advice)
+    assert Coverage.from_dict(report.as_dict()) == report
+    # A report stored before these fields existed still reads.
+    old = {k: v for k, v in report.as_dict().items() if k not in ("glasses_share", "hair_share")}
+    assert Coverage.from_dict(old).glasses_share == 0.0

@@ -95,6 +95,7 @@ def _describe_coverage(coverage: Any) -> list[str]:
         f"  crops: {coverage.items}",
         f"  yaw: {coverage.yaw[0]:+.0f}..{coverage.yaw[1]:+.0f} deg, pitch: {coverage.pitch[0]:+.0f}..{coverage.pitch[1]:+.0f} deg",
         f"  mouth open: {coverage.mouth_open_share:.0%}, eyes closed: {coverage.eyes_closed_share:.0%}",
+        f"  glasses: {coverage.glasses_share:.0%}, hair over the forehead: {coverage.hair_share:.0%}",
     ]
     lines += [f"  advice: {a}" for a in coverage.advice]
     return lines

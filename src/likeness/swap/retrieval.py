@@ -377,21 +377,24 @@ def _source_clean(image: Image, landmarks: NDArray[np.float32]) -> tuple[Image, 
     pts = np.asarray(landmarks, np.float32)[:478]
     h, w = image.shape[:2]
     extent = float(np.ptp(pts[:, 0]))
-    keep = np.full((h, w), 255, np.uint8)
-    strands = occlusion.hair(image, pts)
-    if not strands.empty:
-        cover = (strands.full(h, w) > 0).astype(np.uint8)
-        image = cv2.inpaint(np.ascontiguousarray(image), cover, max(3.0, 0.01 * extent), cv2.INPAINT_TELEA)
-        keep[cover > 0] = FILLED
+    radius = max(3.0, 0.01 * extent)
+    # The fill draws on pixels within its radius: near the face's edge those would be backdrop,
+    # so there the covered pixels are left out instead of painted.
+    inner = visibility.hull_mask(pts, (h, w), inset=0.01 + 2.5 * radius / max(extent, 1.0))
     found = occlusion.glasses(image, pts)
-    if found.present:
-        grow = int(round(0.02 * extent)) * 2 + 1
-        frames = cv2.dilate((found.frames.full(h, w) > 0).astype(np.uint8),
-                            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-        image = cv2.inpaint(np.ascontiguousarray(image), frames, max(3.0, 0.015 * extent), cv2.INPAINT_TELEA)
-        keep[frames > 0] = FILLED
+    strands = occlusion.hair(image, pts)
     if strands.empty and not found.present:
         return image, None
+    cover = (strands.full(h, w) > 0).astype(np.uint8)
+    if found.present:
+        grow = int(round(0.008 * extent)) * 2 + 1
+        cover |= cv2.dilate((found.frames.full(h, w) > 0).astype(np.uint8),
+                            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+    paint = cover & (inner > 0)
+    image = cv2.inpaint(np.ascontiguousarray(image), paint, radius, cv2.INPAINT_TELEA)
+    keep = np.full((h, w), 255, np.uint8)
+    keep[cover > 0] = 0
+    keep[paint > 0] = FILLED
     return image, keep
 
 

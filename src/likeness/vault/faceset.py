@@ -12,9 +12,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from likeness.errors import VaultError
+from likeness.faces import occlusion
 
 from likeness.faces.types import Faceset, FacesetItem  # noqa: F401 - the vault's faceset is the faces package's
 
+HAIR_OVER = 0.2  # share of the upper face under hair from which a crop counts as covered
 MOUTH_OPEN = 0.25  # mouth aperture / width above which a crop counts as "mouth open"
 EYES_CLOSED = 0.15
 
@@ -29,6 +31,8 @@ class Coverage:
     mouth_open_share: float
     eyes_closed_share: float
     advice: tuple[str, ...]
+    glasses_share: float = 0.0  # crops whose face wears glasses (their frames are painted out of a swap)
+    hair_share: float = 0.0  # crops with hair over a fifth or more of the upper face
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -42,6 +46,8 @@ class Coverage:
             mouth_open_share=float(data["mouth_open_share"]),
             eyes_closed_share=float(data["eyes_closed_share"]),
             advice=tuple(data["advice"]),
+            glasses_share=float(data.get("glasses_share", 0.0)),
+            hair_share=float(data.get("hair_share", 0.0)),
         )
 
 
@@ -55,7 +61,15 @@ def coverage(items: list[FacesetItem] | tuple[FacesetItem, ...]) -> Coverage:
     eyes = np.array([item.quality.eyes_open if item.quality else 1.0 for item in items])
     mouth_share = float(np.mean(mouths > MOUTH_OPEN))
     eyes_closed = float(np.mean(eyes < EYES_CLOSED))
+    flags = [occlusion.source_occluders(item.image, item.landmarks)[1] for item in items]
+    glasses = float(np.mean([f["glasses"] for f in flags]))
+    hair = float(np.mean([f["hair"] >= HAIR_OVER for f in flags]))
     advice = []
+    if glasses > 0:
+        advice.append(f"{round(glasses * len(items))} of {len(items)} crops wear glasses: their frames are painted out "
+                      "of the swap, which then has less of the eyes; add photos without glasses")
+    if hair > 0.5:
+        advice.append("most crops have hair over the forehead: add photos with the forehead clear")
     if len(items) < 20:
         advice.append(f"only {len(items)} usable crops: 20 or more give a steadier swap")
     if yaws.min() > -25:
@@ -79,6 +93,8 @@ def coverage(items: list[FacesetItem] | tuple[FacesetItem, ...]) -> Coverage:
         mouth_open_share=round(mouth_share, 3),
         eyes_closed_share=round(eyes_closed, 3),
         advice=tuple(advice),
+        glasses_share=round(glasses, 3),
+        hair_share=round(hair, 3),
     )
 
 
