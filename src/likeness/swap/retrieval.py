@@ -29,6 +29,7 @@ WORK_SIZE = 256  # default largest face side (px) the warp and the composite wor
 MIN_WORK_SIZE = 128  # ... and the least, whatever the faceset's detail
 CANDIDATES = 6  # crops considered per face; each region then takes the k of them that see it best
 LEAVE_BELOW = 0.5  # a face the faceset covers less than this is left as it was: half a face swapped is worse than none
+HAND_CHECK_EVERY = 3  # a tracked face with no hand near it is looked at for hands every this many frames
 FILLED = 20  # weight (of 255) of a crop's painted-over pixels against another crop's own skin
 MAX_STRETCH = 2.5  # a crop whose view of a triangle is this many times more oblique than the target's lends it nothing
 
@@ -104,6 +105,7 @@ class RetrievalEngine:
         self._tris = _triangles()
         self.hands = hands
         self._hand_finder: occlusion.HandFinder | None = None  # loaded on the first face, once per engine
+        self._hand_tracks: dict[int, tuple[bool, int]] = {}  # per track: a hand seen last time, frames looked at
 
     def prepare(self, faceset: Any) -> None:
         """Index the crops by facing direction and expression; learn the canonical shape, and
@@ -253,7 +255,8 @@ class RetrievalEngine:
         fade = np.clip((seen - 0.25) / 0.5, 0.0, 1.0)
 
         mask = self._mask(q_pts, size, source_px, keep_mouth, keep_eyes, fade)
-        mask *= self._in_front(frame, target, (int(x0), int(y0), int(x1 - x0), int(y1 - y0)), size, face_size * scale)
+        mask *= self._in_front(frame, target, (int(x0), int(y0), int(x1 - x0), int(y1 - y0)), size, face_size * scale,
+                               face.track)
         # Where the composite may change pixels: the band, and the mask widened by the blend.
         spread = blending.reach(size)
         support = covered | (cv2.dilate((mask > 0).astype(np.uint8),
@@ -266,13 +269,31 @@ class RetrievalEngine:
         return _upsampled(crop, Patch(image, mask, int(x0), int(y0), backdrop, support), bx, by,
                           covered, (sx, sy), upscale, reach)
 
+    def _hands_for(self, track: int | None) -> occlusion.HandFinder | None:
+        """The hand model, when this face should be looked at for hands now: every frame while
+        a hand was seen on its track, every ``HAND_CHECK_EVERY``-th frame otherwise (it costs as
+        much as the rest of the swap); a face with no track (a still) always."""
+        if not self.hands:
+            return None
+        if self._hand_finder is None:
+            self._hand_finder = occlusion.HandFinder()
+        if track is None:
+            return self._hand_finder
+        seen, count = self._hand_tracks.get(track, (False, 0))
+        self._hand_tracks[track] = (seen, count + 1)
+        return self._hand_finder if seen or count % HAND_CHECK_EVERY == 0 else None
+
     def _in_front(self, frame: Image, target: NDArray[np.float32], box: tuple[int, int, int, int],
-                  size: tuple[int, int], extent: float) -> NDArray[np.float32]:
+                  size: tuple[int, int], extent: float, track: int | None = None) -> NDArray[np.float32]:
         """1 where the swap may show, 0 over what covers the target's face (its glasses frames,
         a hand, hair over the forehead): those stay in front of the new face. Working size."""
-        if self.hands and self._hand_finder is None:
-            self._hand_finder = occlusion.HandFinder()
-        found = occlusion.target_occluders(frame, target, hands=self._hand_finder if self.hands else None)
+        found = occlusion.target_occluders(frame, target)
+        finder = self._hands_for(track)
+        if finder is not None:
+            hand = finder.find(frame, occlusion.face_box(target, frame.shape, grow=0.05))
+            if track is not None:
+                self._hand_tracks[track] = (not hand.empty, self._hand_tracks[track][1])
+            found = occlusion.union(found, hand)
         if found.empty:
             return np.ones(size, np.float32)
         cover = found.over(*box)
