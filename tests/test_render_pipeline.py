@@ -292,3 +292,15 @@ def test_a_late_change_of_the_chosen_face_swaps_again(studio, tmp_path, monkeypa
     change = [np.abs(a[y:y + h, x:x + w].astype(int) - b[y:y + h, x:x + w]).mean() for a, b in zip(before, after)]
     assert max(change[:5]) < 0.3 * min(change[6:])  # only the codec touched those faces
     assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_a_head_turned_past_the_faceset_is_counted_and_advised(studio, tmp_path, caplog):
+    # alice has one frontal photo: a three-quarter target is only partly covered by it.
+    if studio.source is None or not (SHARED_MEDIA / "syn_SFHQ_pt1_00000161.jpg").is_file():
+        pytest.skip("needs the shared media's frontal identity")
+    target = shared("syn_t2i_threequarter_FLUX1_schnell_image_0017649.jpg")
+    with caplog.at_level("WARNING"):
+        record = render(_job(studio, target, tmp_path / "out.png"), vault=studio.vault, analyzer=studio.analyzer, progress=False)
+    assert record.settings["pose_coverage_frames"] == 1
+    assert record.settings["least_pose_coverage"] < 0.8
+    assert any("Enrol three-quarter and profile photos" in r.getMessage() for r in caplog.records)
