@@ -13,21 +13,31 @@ Pipeline per image:
 3. the face mesh (``refine_landmarks=True``: 468 + 10 iris points) on a square crop around each
    detection, mapped back to image pixels; a mesh that fails or lands away from its detection is
    dropped (it was a false detection or a face too turned to measure);
-4. a second suppression on the mesh boxes, then pose and quality, largest face first.
+4. a second look for the faces mediapipe misses: YuNet (libfacedetection, the ``yuface`` wheel,
+   weights compiled into it) once on the whole image shrunk to ``SECOND_SIDE``; each of its faces
+   that no mesh of step 3 covers gets the mesh under ``TURNED_FRAMINGS`` (mirrored, tighter,
+   turned in-plane crops: mediapipe's in-crop finder misses profiles at the plain framing, e.g.
+   syn_t2i_profile_SDXL_image_0015989, but sees them mirrored), kept only where the mesh's eyes,
+   nose and mouth corners fall on YuNet's five points;
+5. a second suppression on the mesh boxes, then pose and quality, largest face first.
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
 from dataclasses import dataclass, replace
-from typing import Iterator
+from pathlib import Path
+from typing import Callable, Iterator
 
 import cv2
 import mediapipe as mp
 import numpy as np
+import yuface
 
 from likeness.errors import InputError
 from likeness.faces.identity import compute_embedding, load_recognizer
+from likeness.faces.mirror import MIRROR
 from likeness.faces.pose import head_pose
 from likeness.faces.quality import quality
 from likeness.faces.quiet import QuietWarmup
@@ -39,14 +49,45 @@ FOLLOW_CROP_SCALES = (2.0, 2.5, 1.6)  # mesh_at's framings, tried in turn until 
 DETECTOR_REACH = 10  # the detector finds faces down to ~1/10 of the side of what it is shown
 TILE_OVERLAP = 0.25
 FIT_FROM = 2.5  # frames this many finest windows across (1000 px for min_face 40) get the fitted finest level
+SECOND_SIDE = 320  # YuNet sees the image at most this long: ~10 ms on one core, and faces from ~12 px
+SECOND_MIN_SCORE = 0.7  # YuNet's own false hits inside a large face score 0.5-0.55, faces 0.88-0.94
+AGREE = 0.1  # a second-look mesh's median distance to YuNet's five points, in face sizes (good: 0.02-0.07)
+TURNED_YAW = 50.0  # a track last seen turned this far (degrees) is followed with TURNED_FRAMINGS first
+# mesh points at YuNet's five: the eye on the image's left, the other eye, nose tip, mouth corners
+FIVE_POINTS = (468, 473, 1, 61, 291)
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How the mesh's crop is laid out around a box: side in box sizes, in-plane turn in degrees
+    (counter-clockwise, as ``cv2.getRotationMatrix2D``), and whether it is mirrored."""
+
+    scale: float = CROP_SCALE
+    angle: float = 0.0
+    mirror: bool = False
+
+
+# Tried in turn on a face the plain framing missed; measured on the syn_t2i profiles and their
+# mirror images. Mirroring and a 25 degree turn come in pairs (a turn and its mirror image).
+TURNED_FRAMINGS = (
+    Framing(2.0, mirror=True),
+    Framing(1.6),
+    Framing(1.6, mirror=True),
+    Framing(2.0, -25.0),
+    Framing(2.0, 25.0, mirror=True),
+    Framing(2.0, 25.0),
+    Framing(2.0, -25.0, mirror=True),
+)
 
 
 @dataclass(frozen=True)
 class Detection:
-    """A detector hit before the mesh: box (x, y, w, h) in image pixels and confidence."""
+    """A detector hit before the mesh: box (x, y, w, h) in image pixels and confidence; YuNet's
+    hits also carry its five points (x, y) in the order of ``FIVE_POINTS``."""
 
     box: tuple[float, float, float, float]
     score: float
+    points: tuple[tuple[float, float], ...] | None = None
 
 
 def check_image(image: Image) -> np.ndarray:
@@ -155,6 +196,7 @@ class FaceAnalyzer:
         self._near_detector = None
         self._mesh = None
         self._recognizer = None
+        self._yunet: Callable | None = None
 
     def __enter__(self) -> "FaceAnalyzer":
         return self
@@ -167,7 +209,7 @@ class FaceAnalyzer:
         for model in (self._detector, self._near_detector, self._mesh):
             if model is not None:
                 model.close()
-        self._detector = self._near_detector = self._mesh = self._recognizer = None
+        self._detector = self._near_detector = self._mesh = self._recognizer = self._yunet = None
 
     # -- models, loaded on first use and owned by this object -----------------------------------
     # Each is created, and first run, with the native log lines of its start-up silenced
@@ -200,6 +242,12 @@ class FaceAnalyzer:
         return self._mesh
 
     @property
+    def yunet(self) -> Callable:
+        if self._yunet is None:
+            self._yunet = yunet_on_one_thread()
+        return self._yunet
+
+    @property
     def recognizer(self):
         if self._recognizer is None:
             self._recognizer = load_recognizer()
@@ -218,6 +266,7 @@ class FaceAnalyzer:
                 continue
             box = landmark_box(landmarks, width, height)
             faces.append(Face(box=box, score=round(det.score, 4), landmarks=landmarks, pose=head_pose(landmarks)))
+        faces += self.second_look(image, faces)
         faces = suppress(faces, lambda f: f.box, lambda f: f.score, iou=0.4, cover=0.7)
         faces.sort(key=lambda f: f.box[2] * f.box[3], reverse=True)
         return [
@@ -225,31 +274,33 @@ class FaceAnalyzer:
             for f in faces[: self.max_faces]
         ]
 
-    def mesh_at(self, image: Image, box: tuple[float, float, float, float], *, score: float = 1.0) -> Face | None:
+    def mesh_at(
+        self, image: Image, box: tuple[float, float, float, float], *, score: float = 1.0, turned: bool = False
+    ) -> Face | None:
         """The face expected inside ``box`` (x, y, w, h), without the tile pyramid: a video
         tracker's step between full detections.
 
         The mesh runs on a ~256 px crop around ``box`` (the cost does not grow with the frame);
         its own face check decides whether a face is there. When it sees none, one detector pass
-        on a window around ``box`` gets a second look. ``score`` is carried over from the
-        track's last detection. None when neither finds a face matching ``box``.
+        on a window around ``box`` gets a second look. ``turned`` (the face was last seen in
+        profile) tries the ``TURNED_FRAMINGS`` first. A face that turns away from a plain track
+        is not chased here (seven more mesh passes on every miss of a small face): the track is
+        lost, and the full detection that follows finds it with its second look. ``score`` is
+        carried over from the track's last detection. None when none finds a face matching ``box``.
         """
         image = check_image(image)
         height, width = image.shape[:2]
         detection = Detection(box=tuple(float(v) for v in box), score=score)  # type: ignore[arg-type]
         # The mesh's in-crop face finder misses small blurred faces at one framing and not at
         # another (ccby multiface, 28-45 px faces: 90% found at 2x, 97% with the two retries).
-        landmarks = None
-        for crop_scale in FOLLOW_CROP_SCALES:
-            landmarks = self.fit_mesh(image, detection, crop_scale=crop_scale)
-            if landmarks is not None:
-                break
+        follow = tuple(Framing(scale) for scale in FOLLOW_CROP_SCALES)
+        landmarks = self.fit_framings(image, detection, TURNED_FRAMINGS + follow if turned else follow)
         if landmarks is None:
             found = self.detect_around(image, detection.box)
             landmarks = None if found is None else self.fit_mesh(image, found)
             if landmarks is None:
                 return None
-            score = found.score
+            score = found.score  # type: ignore[union-attr]
         face = Face(box=landmark_box(landmarks, width, height), score=round(score, 4), landmarks=landmarks, pose=head_pose(landmarks))
         return replace(face, quality=quality(image, face))
 
@@ -271,6 +322,48 @@ class FaceAnalyzer:
             if iou > 0.3 and (best is None or iou > best[0]):
                 best = (iou, candidate)
         return None if best is None else best[1]
+
+    def second_look(self, image: np.ndarray, found: list[Face]) -> list[Face]:
+        """Faces YuNet finds where no face of ``found`` is, with a mesh that agrees with it.
+
+        Only faces of at least ``min_face`` px: the small frontal faces mediapipe misses (the
+        28-32 px ones of the ccby multiface clip) would be found too, but each would then be
+        followed in every frame of a video, doubling its cost; that is a decision of its own."""
+        height, width = image.shape[:2]
+        faces = []
+        for det in self.second_boxes(image):
+            if max(det.box[2], det.box[3]) < self.min_face or any(box_iou(det.box, face.box)[0] > 0.3 or box_iou(det.box, face.box)[1] > 0.6 for face in found + faces):
+                continue
+            # the turned framings cost up to seven mesh passes: only for faces YuNet sees turned
+            landmarks = self.fit_framings(image, det, (Framing(),) + (TURNED_FRAMINGS if looks_turned(det) else ()))
+            if landmarks is not None:
+                face = Face(box=landmark_box(landmarks, width, height), score=round(det.score, 4), landmarks=landmarks, pose=head_pose(landmarks))
+                faces.append(face)
+        return faces
+
+    def second_boxes(self, image: np.ndarray) -> list[Detection]:
+        """YuNet's faces in the whole image, seen at most ``SECOND_SIDE`` px long, in image pixels."""
+        height, width = image.shape[:2]
+        scale = min(1.0, SECOND_SIDE / max(height, width))
+        small = image if scale == 1.0 else cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        scores, boxes, points = self.yunet(np.ascontiguousarray(small[:, :, ::-1]))  # it wants BGR
+        found = []
+        for score, box, five in zip(scores, boxes, points):
+            x, y, w, h = (float(v) / scale for v in box)
+            if min(w, h) < 4:
+                continue
+            pairs = tuple((float(five[2 * i]) / scale, float(five[2 * i + 1]) / scale) for i in range(5))
+            found.append(Detection(box=(x, y, w, h), score=float(score) / 100, points=pairs))
+        return found
+
+    def fit_framings(self, image: np.ndarray, det: Detection, framings: tuple[Framing, ...]) -> Landmarks | None:
+        """The mesh under the first of ``framings`` that lands on ``det`` (and on its five points,
+        when it has them)."""
+        for framing in framings:
+            landmarks = self.fit_mesh(image, det, crop_scale=framing.scale, angle=framing.angle, mirror=framing.mirror)
+            if landmarks is not None and agrees(landmarks, det):
+                return landmarks
+        return None
 
     def embed(self, image: Image, face: Face) -> Embedding:
         """128-d dlib identity embedding of ``face`` (see ``likeness.faces.identity``)."""
@@ -296,27 +389,35 @@ class FaceAnalyzer:
                 found.append(Detection(box=(bx, by, bw, bh), score=float(det.score[0])))
         return found
 
-    def fit_mesh(self, image: np.ndarray, det: Detection, *, crop_scale: float = CROP_SCALE) -> Landmarks | None:
+    def fit_mesh(
+        self, image: np.ndarray, det: Detection, *, crop_scale: float = CROP_SCALE, angle: float = 0.0, mirror: bool = False
+    ) -> Landmarks | None:
         """478 landmarks (x, y, z in image pixels) for one detection, or None if the mesh fails.
 
         The crop is resampled to ``MESH_INPUT`` px whatever the face size, so this costs the same
-        at 360p and 4K."""
+        at 360p and 4K. ``angle`` turns the crop, ``mirror`` flips it (see ``Framing``); the
+        landmarks come back in image pixels under their own names (``MIRROR``) either way."""
         bx, by, bw, bh = det.box
         side = crop_scale * max(bw, bh)
         cx, cy = bx + bw / 2, by + bh / 2
         scale = MESH_INPUT / side
-        matrix = np.array([[scale, 0, MESH_INPUT / 2 - scale * cx], [0, scale, MESH_INPUT / 2 - scale * cy]])
+        matrix = cv2.getRotationMatrix2D((cx, cy), angle, scale)
+        matrix[:, 2] += (MESH_INPUT / 2 - cx, MESH_INPUT / 2 - cy)
+        if mirror:
+            matrix = np.array([[-1.0, 0.0, MESH_INPUT], [0.0, 1.0, 0.0]]) @ np.vstack([matrix, (0.0, 0.0, 1.0)])
         crop = cv2.warpAffine(image, matrix, (MESH_INPUT, MESH_INPUT), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         result = self.mesh.process(crop)
         if not result.multi_face_landmarks:
             return None
+        back = cv2.invertAffineTransform(matrix)
         best = None
         for face_landmarks in result.multi_face_landmarks:
             pts = np.array([(p.x, p.y, p.z) for p in face_landmarks.landmark], dtype=np.float64) * MESH_INPUT
-            # back to image pixels: undo the crop's scale and shift; z shares x's scale
-            pts[:, 0] = (pts[:, 0] - matrix[0, 2]) / scale
-            pts[:, 1] = (pts[:, 1] - matrix[1, 2]) / scale
+            # back to image pixels: undo the crop's turn, scale and shift; z shares x's scale
+            pts[:, :2] = pts[:, :2] @ back[:, :2].T + back[:, 2]
             pts[:, 2] = pts[:, 2] / scale
+            if mirror:
+                pts = pts[MIRROR]
             mesh_box = (pts[:, 0].min(), pts[:, 1].min(), np.ptp(pts[:, 0]), np.ptp(pts[:, 1]))
             iou, cover = box_iou(mesh_box, det.box)
             if cover < 0.6 or not 0.6 < mesh_box[2] / max(bw, 1e-9) < 2.5:
@@ -324,3 +425,45 @@ class FaceAnalyzer:
             if best is None or iou > best[0]:
                 best = (iou, pts)
         return None if best is None else best[1].astype(np.float32)
+
+
+def yunet_on_one_thread() -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``yuface.detect`` at ``SECOND_MIN_SCORE`` on the calling thread alone: (scores 0-100,
+    x y w h boxes, five points as x0 y0 .. x4 y4), in the pixels of the BGR image it is given.
+
+    The wheel's own OpenMP runtime spreads each pass over every core; on a loaded 2-core machine
+    that turned a 21 ms pass into 440 ms (the threads wait on each other and on mediapipe's pool),
+    and one ~320 px image is too little work to share. The thread count is set on the runtime the
+    wheel bundles, per call, because it belongs to the thread that calls.
+    """
+    libs = sorted((Path(yuface.__file__).resolve().parent.parent / "yuface.libs").glob("libgomp*.so*"))
+    omp = ctypes.CDLL(str(libs[0])) if libs else None
+
+    def detect(bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if omp is not None:
+            omp.omp_set_num_threads(1)
+        return yuface.detect(bgr, conf=SECOND_MIN_SCORE)
+
+    return detect
+
+
+def looks_turned(det: Detection) -> bool:
+    """Whether YuNet's nose lies outside the middle 60% of its eye line: past about 45 degrees
+    of yaw (syn_t2i: frontal and tilted 0.2-0.71 of the way from one eye to the other, profiles
+    and three-quarter views below -0.1 or above 0.87)."""
+    if det.points is None:
+        return True
+    eye, other, nose = (np.asarray(p) for p in det.points[:3])
+    line = other - eye
+    along = float((nose - eye) @ line / max(float(line @ line), 1e-9))
+    return not 0.2 <= along <= 0.8
+
+
+def agrees(landmarks: Landmarks, det: Detection) -> bool:
+    """Whether the mesh's eyes, nose tip and mouth corners sit on the detector's five points (true
+    when it gave none): the median distance within ``AGREE`` face sizes (a profile's hidden eye
+    is a guess for both, hence the median)."""
+    if det.points is None:
+        return True
+    distances = np.linalg.norm(landmarks[list(FIVE_POINTS), :2] - np.asarray(det.points), axis=1)
+    return float(np.median(distances)) <= AGREE * max(det.box[2], det.box[3])

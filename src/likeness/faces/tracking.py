@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from likeness.faces.detection import FaceAnalyzer, box_iou, landmark_box
+from likeness.faces.detection import TURNED_YAW, FaceAnalyzer, box_iou, landmark_box
 from likeness.faces.pose import head_pose
 from likeness.faces.types import Face, Image
 
@@ -246,7 +246,8 @@ def analyze_video(
     (``FaceAnalyzer.mesh_at``), so a frame costs one ~256 px mesh pass per face whatever its
     size. A face that enters without a cut is found at the next periodic detection (every
     ``detect_every // 4`` frames while no face is tracked); ``detect_every=1`` detects on every
-    frame. No identity embedding is computed here.
+    frame. A face in profile is followed the same way (``mesh_at(turned=True)``: mirrored and
+    turned crops first). No identity embedding is computed here.
     """
     if detect_every < 1:
         raise ValueError("detect_every must be >= 1")
@@ -281,7 +282,7 @@ def frame_faces(
     followed: list[Face] = []
     if not detect:
         for track in tracker.tracks:
-            face = analyzer.mesh_at(image, track.predicted_box(time), score=track.face.score)
+            face = analyzer.mesh_at(image, track.predicted_box(time), score=track.face.score, turned=is_turned(track.face))
             if face is not None:
                 followed.append(face)
             elif track.missed == 0:  # just lost: look everywhere once; while it stays lost, the tracker bridges it
@@ -293,10 +294,15 @@ def frame_faces(
         for track in tracker.tracks:
             expected = track.predicted_box(time)
             if not any(box_iou(expected, face.box)[0] > 0.3 for face in detected):
-                face = analyzer.mesh_at(image, expected, score=track.face.score)
+                face = analyzer.mesh_at(image, expected, score=track.face.score, turned=is_turned(track.face))
                 if face is not None:
                     followed.append(face)
     return merge_faces(detected, followed, analyzer.max_faces), True
+
+
+def is_turned(face: Face) -> bool:
+    """Whether a track's face was last seen in profile, where the mesh wants the turned framings."""
+    return abs(face.pose.yaw) >= TURNED_YAW
 
 
 def merge_faces(detected: list[Face], followed: list[Face], max_faces: int) -> list[Face]:
