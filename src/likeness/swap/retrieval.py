@@ -200,18 +200,21 @@ class RetrievalEngine:
         q_ext = np.concatenate([q_pts, ring_pts])
 
         tris = self._tris
-        weights, coverage, keep_mouth, keep_eyes = self._choose(t_pts, expression, candidates, base)
+        depth = t_pts[tris.inner, 2].mean(1)
+        order = np.argsort(-depth, kind="stable")  # far first, near drawn over it
+        all_tris = np.concatenate([tris.band, tris.inner[order]])
+        raster = warp.rasterise(q_ext, all_tris, size)
+        # What of each triangle the target shows (the nose hides some), read off the raster.
+        drawn = np.bincount(raster.owner, minlength=len(all_tris))[len(tris.band):]
+        t_unhidden = np.empty(len(order))
+        t_unhidden[order] = visibility.shown_share(drawn, visibility.projected_area(q_ext, tris.inner[order]))
+        weights, coverage, keep_mouth, keep_eyes = self._choose(t_pts, t_unhidden, expression, candidates, base)
         reach = _pose_reach(t_pts, tris.inner[tris.group == 0], coverage[tris.group == 0])
         if reach < LEAVE_BELOW:
             nothing = np.zeros(crop.shape[:2], np.float32)
             return Patch(crop.copy(), nothing, int(x0), int(y0), None, nothing.astype(bool), coverage=reach)
         own_by_group = np.array([False, keep_mouth, keep_eyes[0], keep_eyes[1]])
-        depth = t_pts[tris.inner, 2].mean(1)
-        order = np.argsort(-depth, kind="stable")  # far first, near drawn over it
-        all_tris = np.concatenate([tris.band, tris.inner[order]])
         own = np.concatenate([np.ones(len(tris.band), bool), own_by_group[tris.group[order]]])
-
-        raster = warp.rasterise(q_ext, all_tris, size)
         # Backdrop: the target itself reshaped to the new outline (and interiors kept).
         bx, by = warp.maps(raster, warp.affines(q_ext, t_ext, all_tris), size)
         reshaped_target = warp.remap(work, bx, by)
@@ -302,7 +305,7 @@ class RetrievalEngine:
         cover = cv2.GaussianBlur(cover.astype(np.float32) * np.float32(1 / 255), (0, 0), max(0.006 * extent, 0.7))
         return np.clip(1.0 - 1.5 * cover, 0.0, 1.0)
 
-    def _choose(self, t_pts, t_expr, candidates, base):
+    def _choose(self, t_pts, t_unhidden, t_expr, candidates, base):
         """Per candidate crop and inner triangle, its weight in the texture; per triangle, how well
         the best crop shows it (1: as squarely as the target needs); and whether the target keeps
         its own mouth and eyes (no crop has the same state).
@@ -314,7 +317,7 @@ class RetrievalEngine:
         t_cos = visibility.facing_camera(t_pts, tris.inner)
         # What the target itself hides or shows edge-on needs no good view: any crop will do there.
         shown = (np.clip((t_cos - 0.05) / 0.15, 0.0, 1.0)
-                 * np.clip((visibility.unhidden(t_pts, tris.inner) - 0.3) / 0.4, 0.0, 1.0))
+                 * np.clip((t_unhidden - 0.3) / 0.4, 0.0, 1.0))
         quality = np.zeros((len(candidates), len(tris.inner)), np.float32)
         for c, index in enumerate(candidates):
             src = self._crops[index]

@@ -69,9 +69,21 @@ def unhidden(points: NDArray[np.float32], triangles: NDArray[np.int32]) -> NDArr
         cv2.fillConvexPoly(ids, corners, int(t), lineType=cv2.LINE_8, shift=4)
         v = xy[triangles[t]]
         area[t] = 0.5 * abs((v[1, 0] - v[0, 0]) * (v[2, 1] - v[0, 1]) - (v[2, 0] - v[0, 0]) * (v[1, 1] - v[0, 1]))
-    shown = np.bincount(ids[ids >= 0], minlength=len(triangles)).astype(np.float64)
-    # Slivers under a pixel are judged by their neighbours' fate: call them seen when facing.
-    return np.where(area < 1.0, 1.0, np.clip(shown / np.maximum(area, 1e-9), 0.0, 1.0))
+    return shown_share(np.bincount(ids[ids >= 0], minlength=len(triangles)), area)
+
+
+def shown_share(pixels: NDArray[np.int64], area: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Per triangle, the share of its projected ``area`` whose ``pixels`` a painter's raster gave
+    it. Slivers under a pixel are judged by their neighbours' fate: seen."""
+    pixels = np.asarray(pixels, np.float64)
+    return np.where(area < 1.0, 1.0, np.clip(pixels / np.maximum(area, 1e-9), 0.0, 1.0))
+
+
+def projected_area(points: NDArray[np.float32], triangles: NDArray[np.int32]) -> NDArray[np.float64]:
+    """Area (square pixels) of each triangle on the image plane."""
+    v = np.asarray(points, np.float64)[triangles][..., :2]
+    return 0.5 * np.abs((v[:, 1, 0] - v[:, 0, 0]) * (v[:, 2, 1] - v[:, 0, 1])
+                        - (v[:, 2, 0] - v[:, 0, 0]) * (v[:, 1, 1] - v[:, 0, 1]))
 
 
 def seen(points: NDArray[np.float32], triangles: NDArray[np.int32]) -> NDArray[np.float32]:
