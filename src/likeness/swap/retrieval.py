@@ -29,7 +29,7 @@ WORK_SIZE = 256  # default largest face side (px) the warp and the composite wor
 MIN_WORK_SIZE = 128  # ... and the least, whatever the faceset's detail
 CANDIDATES = 6  # crops considered per face; each region then takes the k of them that see it best
 LEAVE_BELOW = 0.5  # a face the faceset covers less than this is left as it was: half a face swapped is worse than none
-HAND_CHECK_EVERY = 3  # a tracked face with no hand near it is looked at for hands every this many frames
+OCCLUDER_CHECK_EVERY = 3  # a tracked face with no glasses, hair or hand over it is looked at again every this many frames
 FILLED = 20  # weight (of 255) of a crop's painted-over pixels against another crop's own skin
 MAX_STRETCH = 2.5  # a crop whose view of a triangle is this many times more oblique than the target's lends it nothing
 
@@ -105,7 +105,7 @@ class RetrievalEngine:
         self._tris = _triangles()
         self.hands = hands
         self._hand_finder: occlusion.HandFinder | None = None  # loaded on the first face, once per engine
-        self._hand_tracks: dict[int, tuple[bool, int]] = {}  # per track: a hand seen last time, frames looked at
+        self._looked: dict[tuple[int, str], tuple[bool, int]] = {}  # (track, occluder kind): seen last time, frames since
 
     def prepare(self, faceset: Any) -> None:
         """Index the crops by facing direction and expression; learn the canonical shape, and
@@ -272,31 +272,37 @@ class RetrievalEngine:
         return _upsampled(crop, Patch(image, mask, int(x0), int(y0), backdrop, support), bx, by,
                           covered, (sx, sy), upscale, reach)
 
-    def _hands_for(self, track: int | None) -> occlusion.HandFinder | None:
-        """The hand model, when this face should be looked at for hands now: every frame while
-        a hand was seen on its track, every ``HAND_CHECK_EVERY``-th frame otherwise (it costs as
-        much as the rest of the swap); a face with no track (a still) always."""
-        if not self.hands:
-            return None
-        if self._hand_finder is None:
-            self._hand_finder = occlusion.HandFinder()
+    def _due(self, track: int | None, kind: str) -> bool:
+        """Whether to look for ``kind`` (glasses, hair, hands) over this face now: always on a
+        still (no track) and while the last look found one, else every ``OCCLUDER_CHECK_EVERY``-th
+        frame of the track: a pair of glasses or a hand that appears is kept in front within a
+        few frames, at a third of the cost of looking every frame."""
         if track is None:
-            return self._hand_finder
-        seen, count = self._hand_tracks.get(track, (False, 0))
-        self._hand_tracks[track] = (seen, count + 1)
-        return self._hand_finder if seen or count % HAND_CHECK_EVERY == 0 else None
+            return True
+        seen, count = self._looked.get((track, kind), (False, 0))
+        self._looked[(track, kind)] = (seen, count + 1)
+        return seen or count % OCCLUDER_CHECK_EVERY == 0
+
+    def _saw(self, track: int | None, kind: str, found: occlusion.Occluders) -> occlusion.Occluders:
+        if track is not None:
+            self._looked[(track, kind)] = (not found.empty, self._looked[(track, kind)][1])
+        return found
 
     def _in_front(self, frame: Image, target: NDArray[np.float32], box: tuple[int, int, int, int],
                   size: tuple[int, int], extent: float, track: int | None = None) -> NDArray[np.float32]:
         """1 where the swap may show, 0 over what covers the target's face (its glasses frames,
         a hand, hair over the forehead): those stay in front of the new face. Working size."""
-        found = occlusion.target_occluders(frame, target)
-        finder = self._hands_for(track)
-        if finder is not None:
-            hand = finder.find(frame, occlusion.face_box(target, frame.shape, grow=0.05))
-            if track is not None:
-                self._hand_tracks[track] = (not hand.empty, self._hand_tracks[track][1])
-            found = occlusion.union(found, hand)
+        parts = []
+        if self._due(track, "glasses"):
+            parts.append(self._saw(track, "glasses", occlusion.glasses(frame, target).frames))
+        if self._due(track, "hair"):
+            parts.append(self._saw(track, "hair", occlusion.hair(frame, target)))
+        if self.hands and self._due(track, "hands"):
+            if self._hand_finder is None:
+                self._hand_finder = occlusion.HandFinder()
+            hand = self._hand_finder.find(frame, occlusion.face_box(target, frame.shape, grow=0.05))
+            parts.append(self._saw(track, "hands", hand))
+        found = occlusion.union(*parts) if parts else occlusion.nothing()
         if found.empty:
             return np.ones(size, np.float32)
         cover = found.over(*box)
