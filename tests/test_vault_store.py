@@ -273,3 +273,44 @@ def test_an_unreachable_database_is_one_clear_line(tmp_path):
     settings = Settings(home=tmp_path, database_url="postgresql://nobody@127.0.0.1:1/none", passphrase="p")
     with pytest.raises(VaultError, match="cannot reach the vault database"):
         open_vault(settings)
+
+
+def test_schema_head_is_the_newest_migration():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from likeness.vault.database import SCHEMA_HEAD
+
+    config = Config()
+    config.set_main_option("script_location", "likeness.vault:migrations")
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
+
+
+def test_a_vault_at_head_opens_without_loading_alembic(sqlite_vault, sqlite_settings):
+    import subprocess
+    import sys
+
+    sqlite_vault.close()
+    script = ("import sys; from pathlib import Path; from likeness.settings import Settings; from likeness.vault import open_vault; "
+              f"v = open_vault(Settings(home=Path({str(sqlite_settings.home)!r}), database_url={sqlite_settings.database_url!r}, "
+              "passphrase='vault pass')); v.close(); print('alembic' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_a_vault_one_migration_behind_is_brought_up_to_date(sqlite_vault, sqlite_settings):
+    from alembic import command
+    from alembic.config import Config
+
+    from likeness.vault.database import SCHEMA_HEAD, schema_version
+
+    sqlite_vault.close()
+    config = Config()
+    config.set_main_option("script_location", "likeness.vault:migrations")
+    with sqlite_vault.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")  # as a vault made by the previous release
+    assert schema_version(sqlite_vault.engine) != SCHEMA_HEAD
+    with open_vault(sqlite_settings) as again:
+        assert schema_version(again.engine) == SCHEMA_HEAD
