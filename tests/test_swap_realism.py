@@ -36,7 +36,7 @@ def test_no_pixel_of_the_swap_comes_from_beyond_the_source_face(analyzer, target
 def test_a_frontal_faceset_fades_out_on_a_turned_head_and_says_how_much(analyzer):
     source = media.read_image(shared(FRONTAL))
     faceset = make_faceset([source], analyzer)
-    engine = make_engine("retrieval")
+    engine = make_engine("retrieval", leave_below=0.5)  # fade, not leave: what the fade does is under test
     engine.prepare(faceset)
     frontal = media.read_image(shared("syn_SFHQ_pt2_00003040.jpg"))
     turned = media.read_image(shared(THREE_QUARTER))
@@ -53,6 +53,16 @@ def test_a_frontal_faceset_fades_out_on_a_turned_head_and_says_how_much(analyzer
     at = lambda p: mask[int(round(p[1])), int(round(p[0]))]  # noqa: E731
     assert at(lm[side] + 0.15 * (lm[4] - lm[side])) < 0.2
     assert at(lm[4] + 0.35 * (lm[side] - lm[4])) > 0.5
+
+
+def test_a_head_turned_far_past_the_faceset_is_left_as_it_was(analyzer):
+    faceset = make_faceset([media.read_image(shared(FRONTAL))], analyzer)
+    engine = make_engine("retrieval")
+    engine.prepare(faceset)
+    for name in (PROFILE, THREE_QUARTER):
+        target = media.read_image(shared(name))
+        patch = engine.swap(target, analyzer.detect(target)[0])
+        assert patch.coverage < 0.7 and not patch.mask.any()
 
 
 def test_each_side_of_the_face_comes_from_the_crop_that_sees_it(analyzer):

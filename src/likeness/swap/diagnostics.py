@@ -17,26 +17,31 @@ from likeness.faces.types import Face, Faceset, Image
 from likeness.swap.engine import Engine
 
 
-def backdrop_painted(faceset: Faceset, colour: tuple[int, int, int]) -> Faceset:
-    """The faceset with everything outside each crop's landmark hull painted ``colour``."""
-    items = []
-    for item in faceset.items:
-        image = np.array(item.image, copy=True)
-        hull = cv2.convexHull(np.round(np.asarray(item.landmarks)[:478, :2]).astype(np.int32))
-        inside = np.zeros(image.shape[:2], np.uint8)
-        cv2.fillConvexPoly(inside, hull, 1)
-        image[inside == 0] = colour
-        items.append(dataclasses.replace(item, image=image))
-    return dataclasses.replace(faceset, items=tuple(items))
+def paint_outside(image: Image, landmarks: np.ndarray, colour: tuple[int, int, int]) -> Image:
+    """``image`` with everything outside the convex hull of its face's landmarks set to ``colour``."""
+    out = np.array(image, copy=True)
+    hull = cv2.convexHull(np.round(np.asarray(landmarks)[:478, :2]).astype(np.int32))
+    inside = np.zeros(out.shape[:2], np.uint8)
+    cv2.fillConvexPoly(inside, hull, 1)
+    out[inside == 0] = colour
+    return out
 
 
 def share_from_outside(make: Callable[[], Engine], faceset: Faceset, target: Image, face: Face) -> float:
     """Share of the swapped face (weighted by its mask) whose pixels came from outside the
-    source faces' hulls: 0 is the aim. ``make`` builds a fresh engine."""
+    source faces' hulls: 0 is the aim. ``make`` builds a fresh engine; one that can
+    ``repaint`` its prepared crops is painted after preparing (so what it judged from the
+    photos, such as where glasses are, stays the same), any other is given painted photos."""
     patches = []
     for colour in ((255, 0, 255), (0, 255, 0)):
         engine = make()
-        engine.prepare(backdrop_painted(faceset, colour))
+        paint = lambda image, landmarks, colour=colour: paint_outside(image, landmarks, colour)  # noqa: E731
+        if hasattr(engine, "repaint"):
+            engine.prepare(faceset)
+            engine.repaint(paint)
+        else:
+            items = tuple(dataclasses.replace(i, image=paint(i.image, i.landmarks)) for i in faceset.items)
+            engine.prepare(dataclasses.replace(faceset, items=items))
         patches.append(engine.swap(target, face))
     a, b = patches
     moved = np.abs(a.image.astype(np.int16) - b.image.astype(np.int16)).max(2) > 8

@@ -28,7 +28,7 @@ _LEVELS_MARGIN = 24  # spare pixels round the band inside the crop, for featheri
 WORK_SIZE = 256  # default largest face side (px) the warp and the composite work at (288 gave the same swap_quality distances, ~8 % slower)
 MIN_WORK_SIZE = 128  # ... and the least, whatever the faceset's detail
 CANDIDATES = 6  # crops considered per face; each region then takes the k of them that see it best
-LEAVE_BELOW = 0.5  # a face the faceset covers less than this is left as it was: half a face swapped is worse than none
+LEAVE_BELOW = 0.7  # a face the faceset covers less than this is left as it was: a third of a face stretched or faded is worse than none
 OCCLUDER_CHECK_EVERY = 3  # a tracked face with no glasses, hair or hand over it is looked at again every this many frames
 FILLED = 20  # weight (of 255) of a crop's painted-over pixels against another crop's own skin
 MAX_STRETCH = 2.5  # a crop whose view of a triangle is this many times more oblique than the target's lends it nothing
@@ -88,7 +88,7 @@ class RetrievalEngine:
 
     def __init__(self, *, k: int = 3, shape_strength: float = 1.0, pose_weight: float = 4.0,
                  erode: float = 0.05, feather: float = 0.03,
-                 work_size: int | None = WORK_SIZE, hands: bool = True) -> None:
+                 work_size: int | None = WORK_SIZE, hands: bool = True, leave_below: float = LEAVE_BELOW) -> None:
         if work_size is not None and int(work_size) < 64:
             raise InputError(f"work_size {work_size}: use 64 px or more (or None for full size)")
         self.k = k
@@ -104,6 +104,7 @@ class RetrievalEngine:
         self._canonical: NDArray[np.float32] | None = None
         self._tris = _triangles()
         self.hands = hands
+        self.leave_below = float(leave_below)
         self._hand_finder: occlusion.HandFinder | None = None  # loaded on the first face, once per engine
         self._looked: dict[tuple[int, str], tuple[bool, int]] = {}  # (track, occluder kind): seen last time, frames since
 
@@ -140,6 +141,12 @@ class RetrievalEngine:
         self._work_size = None if self.work_size is None else min(self.work_size, max(MIN_WORK_SIZE, detail))
         self._facings = np.stack([c.facing for c in crops])
         self._expressions = np.stack([c.expression for c in crops])
+
+    def repaint(self, paint) -> None:
+        """Apply ``paint(image, landmarks) -> image`` to every prepared crop's texture (after
+        the occluders were judged): for measuring where a swap's pixels come from."""
+        self._crops = tuple(replace(c, image=np.ascontiguousarray(paint(c.image, c.points[:478])))
+                            for c in self._crops)
 
     def nearest(self, target: NDArray[np.float32], fit: shape.Similarity | None = None,
                 expression: NDArray[np.float64] | None = None, k: int | None = None
@@ -210,7 +217,7 @@ class RetrievalEngine:
         t_unhidden[order] = visibility.shown_share(drawn, visibility.projected_area(q_ext, tris.inner[order]))
         weights, coverage, keep_mouth, keep_eyes = self._choose(t_pts, t_unhidden, expression, candidates, base)
         reach = _pose_reach(t_pts, tris.inner[tris.group == 0], coverage[tris.group == 0])
-        if reach < LEAVE_BELOW:
+        if reach < self.leave_below:
             nothing = np.zeros(crop.shape[:2], np.float32)
             return Patch(crop.copy(), nothing, int(x0), int(y0), None, nothing.astype(bool), coverage=reach)
         own_by_group = np.array([False, keep_mouth, keep_eyes[0], keep_eyes[1]])
