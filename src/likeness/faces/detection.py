@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import cv2
-import mediapipe as mp
 import numpy as np
 import yuface
 
 from likeness.errors import InputError
 from likeness.faces.identity import compute_embedding, load_recognizer
+from likeness.faces.mediapipe_loader import solutions
 from likeness.faces.mirror import MIRROR
 from likeness.faces.pose import head_pose
 from likeness.faces.quality import quality
@@ -55,6 +55,10 @@ AGREE = 0.1  # a second-look mesh's median distance to YuNet's five points, in f
 TURNED_YAW = 50.0  # a track last seen turned this far (degrees) is followed with TURNED_FRAMINGS first
 # mesh points at YuNet's five: the eye on the image's left, the other eye, nose tip, mouth corners
 FIVE_POINTS = (468, 473, 1, 61, 291)
+
+# mediapipe's solutions, without its package __init__ (matplotlib, the tasks API): loaded here,
+# before anything else in the process can `import mediapipe.python.solutions.<x>` and so run it.
+solutions()
 
 
 @dataclass(frozen=True)
@@ -218,7 +222,7 @@ class FaceAnalyzer:
     def detector(self):
         if self._detector is None:
             self._detector = QuietWarmup(
-                lambda: mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=self.min_score)
+                lambda: solutions().face_detection.FaceDetection(model_selection=1, min_detection_confidence=self.min_score)
             )
         return self._detector
 
@@ -226,7 +230,7 @@ class FaceAnalyzer:
     def near_detector(self):
         if self._near_detector is None:
             self._near_detector = QuietWarmup(
-                lambda: mp.solutions.face_detection.FaceDetection(model_selection=0, min_detection_confidence=self.min_score)
+                lambda: solutions().face_detection.FaceDetection(model_selection=0, min_detection_confidence=self.min_score)
             )
         return self._near_detector
 
@@ -234,7 +238,7 @@ class FaceAnalyzer:
     def mesh(self):
         if self._mesh is None:
             self._mesh = QuietWarmup(
-                lambda: mp.solutions.face_mesh.FaceMesh(
+                lambda: solutions().face_mesh.FaceMesh(
                     static_image_mode=True, max_num_faces=2, refine_landmarks=True, min_detection_confidence=0.3
                 ),
                 settled=lambda result: bool(result.multi_face_landmarks),  # landmark projection warns on its first face

@@ -402,9 +402,9 @@ class HandFinder:
     @property
     def model(self) -> Any:
         if self._model is None:
-            import mediapipe as mp
+            from likeness.faces.mediapipe_loader import solutions
 
-            self._model = QuietWarmup(lambda: mp.solutions.hands.Hands(
+            self._model = QuietWarmup(lambda: solutions().hands.Hands(
                 static_image_mode=not self.video, max_num_hands=self.max_hands,
                 model_complexity=1, min_detection_confidence=self.min_score))
         return self._model
