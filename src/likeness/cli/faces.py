@@ -7,16 +7,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.console import Console
 
-from likeness import media
 from likeness.errors import InputError
 
 if TYPE_CHECKING:
     from likeness.faces import FaceAnalyzer
 
-# likeness.faces (mediapipe, scipy) is imported inside the commands: `likeness --help` and the
-# vault commands start in a fraction of a second instead of seconds.
+# likeness.faces (mediapipe, scipy), likeness.media (PyAV, numpy) and rich are imported inside the
+# commands: every command builds this module, so `likeness --help` and the vault commands would
+# pay for them.
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +30,7 @@ def register(app: typer.Typer) -> None:
         min_face: int = typer.Option(40, help="Smallest face width in pixels to search for."),
     ) -> None:
         """Detect faces (boxes, 478 landmarks, pose, quality) and track them through video."""
+        from likeness import media
         from likeness.faces import FaceAnalyzer
 
         info = media.probe(file)
@@ -46,6 +46,7 @@ def register(app: typer.Typer) -> None:
 
 
 def analyse_image_file(file: Path, analyzer: FaceAnalyzer, render: Path | None) -> list[dict]:
+    from likeness import media
     from likeness.faces.drawing import draw_faces
     from likeness.faces.report import frame_record
 
@@ -57,6 +58,7 @@ def analyse_image_file(file: Path, analyzer: FaceAnalyzer, render: Path | None) 
 
 
 def analyse_video_file(file: Path, info, analyzer: FaceAnalyzer, render: Path | None) -> list[dict]:  # noqa: ANN001
+    from likeness import media
     from likeness.faces import analyze_video
     from likeness.faces.drawing import draw_faces
     from likeness.faces.report import frame_record
@@ -81,6 +83,8 @@ def analyse_video_file(file: Path, info, analyzer: FaceAnalyzer, render: Path | 
 
 
 def print_summary(file: Path, frames: list[dict], *, video: bool, render: Path | None) -> None:
+    from rich.console import Console
+
     console = Console()
     counts = [len(f["faces"]) for f in frames]
     if not video:

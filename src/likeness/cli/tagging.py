@@ -15,12 +15,13 @@ from likeness.errors import LikenessError
 def _open_vault_quietly() -> Any:
     """The vault from the environment when it opens without asking; None otherwise (never required)."""
     try:
-        from likeness import vault as vault_pkg
         from likeness.settings import from_env
 
         settings = from_env()
         if not settings.passphrase or not (settings.home / "vault.db").exists() and settings.database_url.startswith("sqlite"):
             return None
+        from likeness import vault as vault_pkg  # SQLAlchemy: only paid when there is a vault to open
+
         return vault_pkg.open_vault(settings)
     except Exception:  # noqa: BLE001 - verify must work without a vault, whatever is wrong with it
         return None
