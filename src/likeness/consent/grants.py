@@ -15,14 +15,15 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from likeness.errors import ConsentError, InputError
-from likeness.vault import GrantRecord, Vault
-from likeness.vault.audit import canonical
-from likeness.vault.talent_keys import verify_signature
+from likeness.vault.talent_keys import canonical_text, verify_signature
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) is not needed to read or check a grant: `likeness verify` has none
+    from likeness.vault import GrantRecord, Vault
 
 SCOPES = ("film", "game", "advertising", "education", "satire", "personal")
 GRANT_TYPE = "likeness.grant/2"  # /1 named no vault, identity id or key: no longer accepted
@@ -160,7 +161,7 @@ class Signed:
 
 def sign(key: Ed25519PrivateKey, payload: dict[str, Any]) -> Signed:
     """Sign the canonical form of ``payload`` (usable on the talent's own machine)."""
-    text = canonical(payload).decode("utf-8")
+    text = canonical_text(payload)
     return Signed(text, base64.b64encode(key.sign(text.encode("utf-8"))).decode("ascii"))
 
 
@@ -171,7 +172,7 @@ def verifies(vault: Vault, identity: str, signed: Signed) -> bool:
         signature = base64.b64decode(signed.signature, validate=True)
     except ValueError:
         return False
-    if canonical(data).decode("utf-8") != signed.payload:
+    if canonical_text(data) != signed.payload:
         return False
     return verify_signature(vault.identity(identity).owner_public, signature, signed.payload.encode("utf-8"))
 

@@ -1,18 +1,38 @@
 """likeness.media: images and video in and out (Pillow, PyAV), audio carried through untouched.
 
 Images are RGB uint8 (H, W, 3); times are seconds. Every failure is a one-line MediaError.
+
+The video names (PyAV, 0.05-0.1 s to import) and the progress bar (rich) are imported on first
+use, so reading or hashing an image (``likeness verify``) does not load them. ``probe`` and
+``is_video`` are bound here at once: ``probe`` is also a submodule's name, and a lazy name would
+be shadowed by the submodule the first time anything imports it.
 """
 
+import importlib
+from typing import Any
+
 from likeness.media.digest import sha256_file
-from likeness.media.encode import VideoWriter
 from likeness.media.errors import MediaError
-from likeness.media.frames import FrameReader, read_frames
 from likeness.media.image import read_image, write_image
 from likeness.media.probe import is_video, probe
-from likeness.media.progress import track_progress
 from likeness.media.rotation import rotate_upright
-from likeness.media.sequence import SequenceWriter, write_sequence
 from likeness.media.types import Frame, Image, MediaInfo
+
+_LAZY = {
+    "VideoWriter": "likeness.media.encode",
+    "FrameReader": "likeness.media.frames",
+    "read_frames": "likeness.media.frames",
+    "track_progress": "likeness.media.progress",
+    "SequenceWriter": "likeness.media.sequence",
+    "write_sequence": "likeness.media.sequence",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'likeness.media' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 __all__ = [
     "sha256_file",

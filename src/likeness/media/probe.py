@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from likeness.media.errors import MediaError
-from likeness.media.frames import AV_ERRORS, open_video
 from likeness.media.image import check_file, open_image
 from likeness.media.rotation import quarter_turns
 from likeness.media.types import MediaInfo
@@ -52,6 +51,8 @@ def probe_image(path: Path) -> MediaInfo:
 
 
 def probe_video(path: Path) -> MediaInfo:
+    from likeness.media.frames import AV_ERRORS, open_video  # PyAV: an image never needs it
+
     container, stream = open_video(path)
     try:
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
@@ -82,6 +83,8 @@ def probe_video(path: Path) -> MediaInfo:
 
 def first_frame_rotation(container, stream) -> int:
     """Display rotation of the first decodable frame (FFmpeg puts the stream's matrix on frames)."""
+    from likeness.media.frames import AV_ERRORS
+
     try:
         for frame in container.decode(stream):
             return int(frame.rotation)
@@ -91,6 +94,8 @@ def first_frame_rotation(container, stream) -> int:
 
 
 def count_packets(path: Path) -> int:
+    from likeness.media.frames import AV_ERRORS, open_video
+
     container, stream = open_video(path)
     try:
         return sum(1 for packet in container.demux(stream) if packet.size > 0)

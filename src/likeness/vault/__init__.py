@@ -1,10 +1,28 @@
 """likeness.vault: the encrypted talent vault (identities, facesets, grants storage, renders,
-trained models) and its hash-chained audit log."""
+trained models) and its hash-chained audit log.
 
-from likeness.vault.audit import AuditEntry, AuditReport
-from likeness.vault.faceset import Coverage, Faceset, FacesetItem, coverage
-from likeness.vault.ledger import GrantRecord, RenderRecord, Taken, Terms
-from likeness.vault.store import ROLES, Identity, ModelInfo, Vault, init_vault, open_vault
+The names below are imported on first use: the store needs SQLAlchemy (0.2 s), and the modules
+that only check signatures (``talent_keys``, ``heads``, ``crypto``) serve ``likeness verify``
+without it.
+"""
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    **dict.fromkeys(("AuditEntry", "AuditReport"), "likeness.vault.audit"),
+    **dict.fromkeys(("Coverage", "Faceset", "FacesetItem", "coverage"), "likeness.vault.faceset"),
+    **dict.fromkeys(("GrantRecord", "RenderRecord", "Taken", "Terms"), "likeness.vault.ledger"),
+    **dict.fromkeys(("ROLES", "Identity", "ModelInfo", "Vault", "init_vault", "open_vault"), "likeness.vault.store"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'likeness.vault' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "AuditEntry",
