@@ -67,3 +67,11 @@ def test_verify_of_an_unmarked_image_without_a_vault_opens_no_database(tmp_path)
     loaded = modules_after(run_cli("verify", str(ASTRONAUT)), "sqlalchemy", "alembic", "mediapipe",
                            env={"LIKENESS_HOME": str(tmp_path), "LIKENESS_PASSPHRASE": ""})
     assert not any(loaded.values()), loaded
+
+
+def test_checking_a_consent_proof_needs_no_database():
+    # What `likeness verify` imports for a tagged output's grant, head and talent key (tagging.verify.consent_proof).
+    loaded = modules_after("from likeness.consent.grants import Grant, Revocation\nfrom likeness.vault.heads import check_head\n"
+                           "from likeness.vault.talent_keys import key_fingerprint, read_signed\nimport likeness.media, likeness.tagging",
+                           "sqlalchemy", "alembic", "av", "likeness.vault.store")
+    assert not any(loaded.values()), loaded
