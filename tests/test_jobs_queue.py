@@ -360,3 +360,23 @@ def test_a_real_render_through_the_worker_and_a_revocation_while_it_runs(vault, 
     assert failed.state == "failed" and "revoked" in failed.error
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ok.png"]  # nothing written, no hidden folder
     assert vault.grant_record(grant.id).used == 1
+
+
+def test_a_resident_worker_loads_the_face_models_once_before_its_first_job(vault, tmp_path, monkeypatch):
+    import likeness.studio.worker as worker_module
+
+    seen: list[tuple[object, bool]] = []
+    stop = threading.Event()
+
+    def render_runner(job, vault, report, *, analyzer):  # the default runner's render, minus the pixels
+        seen.append((analyzer, analyzer.loaded))
+        if len(seen) == 2:
+            stop.set()
+
+    monkeypatch.setattr(worker_module, "render_runner", render_runner)
+    first, second = _enqueue(vault, tmp_path, name="a"), _enqueue(vault, tmp_path, name="b")
+    assert run_worker(vault, stop=stop, poll_s=0.05) == 2
+    (one, loaded_first), (other, _) = seen
+    assert loaded_first, "the first queued job waited for the models to load"
+    assert one is other, "each job got its own FaceAnalyzer"
+    assert [jobs.get(vault, j.id).state for j in (first, second)] == ["succeeded", "succeeded"]

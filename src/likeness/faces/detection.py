@@ -258,6 +258,24 @@ class FaceAnalyzer:
         return self._recognizer
 
     # -- public -----------------------------------------------------------------------------------
+    def load(self) -> "FaceAnalyzer":
+        """Load every model now and run each mediapipe graph once, on a blank image.
+
+        For a process that stays resident (the studio worker): its first job then finds the graphs
+        built and their first, slower calls made, instead of paying for them itself.
+        """
+        blank = np.zeros((MESH_INPUT, MESH_INPUT, 3), np.uint8)
+        for model in (self.detector, self.near_detector, self.mesh):
+            model.process(blank)
+        self.yunet(blank)
+        self.recognizer  # noqa: B018 - loading it is the point
+        return self
+
+    @property
+    def loaded(self) -> bool:
+        """Whether every model is in memory (after :meth:`load`, or once each was used)."""
+        return None not in (self._detector, self._near_detector, self._mesh, self._yunet, self._recognizer)
+
     def detect(self, image: Image) -> list[Face]:
         """Every face in ``image``, largest first, with 478 landmarks, pose and quality."""
         image = check_image(image)

@@ -204,7 +204,7 @@ def _is_organisation(vault: Vault, name: str) -> bool:
 
 
 class _Analyzer:
-    """One FaceAnalyzer for the worker's life, made at its first job (its models load once)."""
+    """One FaceAnalyzer for the worker's life: its models load once, not per job."""
 
     def __init__(self) -> None:
         self._analyzer: Any = None
@@ -215,6 +215,13 @@ class _Analyzer:
 
             self._analyzer = FaceAnalyzer()
         return self._analyzer
+
+    def warm(self) -> None:
+        """Import the render pipeline and load the models before the first claim, so a queued
+        image swap pays none of the start-up (about a second) of a fresh process."""
+        import likeness.render  # noqa: F401 - the imports render_runner makes, paid now
+
+        self.get().load()
 
     def close(self) -> None:
         if self._analyzer is not None:
@@ -251,6 +258,9 @@ def run_worker(
     if runner is None:
         def runner(job: Job, vault: Vault, report: Report) -> Any:
             return render_runner(job, vault, report, analyzer=analyzers.get())
+
+        if not once:  # a resident worker; `--once` runs one job at most and would load them for nothing
+            analyzers.warm()
 
     reap_every = max(0.05, heartbeat_timeout_s / 4)
     last_reap = float("-inf")
