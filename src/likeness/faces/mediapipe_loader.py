@@ -4,7 +4,7 @@
 pull in matplotlib and the audio tasks sounddevice, 0.5 s of a 0.75 s import on a quiet machine,
 none of it used here. So :func:`solutions` registers the packages ``mediapipe`` and
 ``mediapipe.python.solutions`` as their folders only (the module objects Python would make, not
-yet run) and imports into them just the C++ bindings and the solution modules we use.
+yet run) and imports into them just the C++ bindings and the solution modules (``USED``).
 
 Nothing is stubbed or replaced: the first time anything else is asked of either package
 (``mp.tasks``, ``mp.solutions.drawing_utils``, ``mp.Image``), both run their real ``__init__``,
@@ -21,11 +21,18 @@ from functools import partial
 from types import ModuleType
 
 PACKAGE, SOLUTIONS = "mediapipe", "mediapipe.python.solutions"
-USED = ("face_detection", "face_mesh", "hands")
+# Every module mediapipe/python/solutions/__init__.py imports, but the two drawing ones. Not only
+# the three we run: a graph's calculator options are read through the protobuf types the process
+# has imported, and without holistic's (tensors_to_floats_calculator_pb2) the face mesh finds
+# other faces (syn_t2i_sideways_FLUX1_schnell_image_0010489: none instead of one).
+# download_utils comes first: pose and holistic take it with `from ... import`, which on a
+# package without the name would ask the package for it and so run the real __init__.
+USED = ("download_utils", "face_detection", "face_mesh", "face_mesh_connections", "hands", "hands_connections", "holistic", "objectron",
+        "pose", "selfie_segmentation")
 
 
 def solutions() -> ModuleType:
-    """``mediapipe.python.solutions`` with ``face_detection``, ``face_mesh`` and ``hands`` imported."""
+    """``mediapipe.python.solutions`` with ``face_detection``, ``face_mesh``, ``hands`` and the rest of ``USED`` imported."""
     if PACKAGE not in sys.modules:
         _register_unrun(PACKAGE)
     if SOLUTIONS not in sys.modules:
