@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("verify tagged, vault at hand", wall([*LIKENESS, "verify", str(out)], env, runs, ok=(0, 6, 7))))
         # In the order a swap pays them; each line is what the import adds to those above it.
         imports = probe(IMPORTS, ["likeness.cli.main", "numpy", "cv2", "PIL.Image", "av", "sqlalchemy", "c2pa",
-                                  "likeness.faces.detection", "likeness.vault", "likeness.tagging", "likeness.render"], bare, runs)
+                                  "likeness.faces.detection", "likeness.vault.store", "likeness.tagging", "likeness.render"], bare, runs)
         # What the face models would cost through mediapipe's own __init__ (drawing utils, matplotlib, tasks).
         whole = probe(IMPORTS, ["numpy", "cv2", "mediapipe"], bare, runs)
         models = probe(MODELS, [str(target)], bare, runs)
