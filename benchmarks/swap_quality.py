@@ -125,7 +125,7 @@ def image_pairs(analyzer, args) -> None:
             out = composite(target, patch, colour=args.colour, blend=args.blend, relight=not args.no_relight)
             ms = (time.perf_counter() - t0) * 1e3
             left = not np.any(patch.mask)
-            outside = share_from_outside(lambda: make_engine("retrieval", shape_strength=args.shape), faceset, target, face)
+            outside = share_from_outside(lambda: make_engine("retrieval", shape_strength=args.shape, hands=False), faceset, target, face)
             found = analyzer.detect(out)
             row = dict(source=source_name, target=target_name, kind=kind(target_name), ms=ms, left=left,
                        outside=outside, coverage=patch.coverage, src_kind=kind(source_name))
@@ -147,6 +147,7 @@ def image_pairs(analyzer, args) -> None:
             if source_name in SHOWN_SOURCES and (target_name in SHOWN_SOURCES or kind(target_name) != "frontal"
                                                  or target_name in ("syn_SFHQ_pt2_00003040.jpg", "astronaut")):
                 save(f"{source_name[4:-4]}_onto_{Path(target_name).stem}.png", side_by_side([images[source_name], target, out]))
+        engine.close()
     summary(rows)
 
 
@@ -233,6 +234,7 @@ def video_pairs(analyzer, args) -> None:
               f"  {np.nanmean(r[:, 2]):7.3f}   {np.nanmean(r[:, 3]):6.3f} {np.nanmean(r[:, 4]):5.3f}  {jitter(out_lms):6.4f}/{jitter(tgt_lms):6.4f}  {np.median(times):6.1f}")
         if shown:
             save(f"{source_name[4:-4]}_onto_{Path(clip).stem}.png", np.concatenate(shown, axis=0))
+        engine.close()
 
 
 def main() -> None:

@@ -304,3 +304,34 @@ def test_a_head_turned_past_the_faceset_is_counted_and_advised(studio, tmp_path,
     assert record.settings["pose_coverage_frames"] == 1
     assert record.settings["least_pose_coverage"] < 0.8
     assert any("Enrol three-quarter and profile photos" in r.getMessage() for r in caplog.records)
+
+
+def test_an_engine_the_render_made_is_closed_one_passed_in_is_not(studio, tmp_path):
+    # The retrieval engine's hand model is a native graph garbage collection does not free
+    # (80 MB per engine): a worker rendering all day must not keep one per job.
+    made = []
+
+    class Closing:
+        name = "closing"
+
+        def __init__(self):
+            self.inner, self.closed = swap.make_engine("retrieval"), False
+            made.append(self)
+
+        def prepare(self, faceset):
+            self.inner.prepare(faceset)
+
+        def swap(self, frame, face):
+            return self.inner.swap(frame, face)
+
+        def close(self):
+            self.inner.close()
+            self.closed = True
+
+    swap.register_engine("closing-test", Closing)
+    render(_job(studio, ASTRONAUT, tmp_path / "a.png", engine="closing-test"), vault=studio.vault, analyzer=studio.analyzer, progress=False)
+    assert made and made[0].closed
+    mine = Closing()
+    render(_job(studio, ASTRONAUT, tmp_path / "b.png"), vault=studio.vault, analyzer=studio.analyzer, engine=mine, progress=False)
+    assert not mine.closed
+    mine.close()

@@ -23,7 +23,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -108,66 +108,68 @@ def render(
         selected, holds = plan_swaps(analysis.faces, job.face, chosen_track=chosen_track, max_gap=max_gap)
 
     faceset = vault.faceset(job.identity)  # decrypted in memory only
+    made = engine is None
     engine = engine if engine is not None else _make_engine(job)
-    engine.prepare(faceset)
-    del faceset
+    with _closed_after(engine if made else None):  # an engine made here holds native models: released here
+        engine.prepare(faceset)
+        del faceset
 
-    render_id = new_render_id()
-    visible = bool(job.option("visible_label")) or bool(getattr(decision.grant, "visible_label", False))
-    swapper = FrameSwapper(engine, colour=job.option("colour"), blend=job.option("blend"))
-    marks = _Marks(info, vault.watermark_key(), render_id)
-    is_recorded = lambda sha: vault.render_by_output(sha) is not None  # noqa: E731 - a recorded output is recovered, not swept
-    with PendingOutput(plan, registry=pending_registry(vault.settings.home), is_recorded=is_recorded) as pending, pending.named_in_errors():
-        if streaming:
-            analysis, selected, holds = _Analysis(faces=[]), [], []
-            frames = _streamed(job, info, analyzer, progress, analysis, selected, holds)
-        else:
-            frames = analysis.replay(progress, f"swapping {job.target.name}")
-            if frames is None:
-                frames = prefetched(_frames(job.target, info, progress, "swapping"), LOOKAHEAD_FRAMES, name="likeness-decode")
-        try:
-            count = _encode(frames, pending.encoded, plan, job, info, marks, visible, selected, holds, swapper, observe, total)
-        finally:
-            frames.close()  # stops the decode and analysis threads at once, even on an error
-        if streaming:
-            if not any(analysis.faces):
-                raise NoFaceError(f"{job.target}: no face found in the target; nothing was written")
-            final = plan_swaps(analysis.faces, job.face, max_gap=max_gap)
-            if not _same_plan((selected, holds), final):
-                # A face that grew into the largest late in the target: swap again with the final choice.
-                log.info("%s: the choice of faces changed after the swap began; swapping again", job.target)
-                swapper = FrameSwapper(engine, colour=job.option("colour"), blend=job.option("blend"))
-                marks = _Marks(info, vault.watermark_key(), render_id)
-                frames = prefetched(_frames(job.target, info, progress, "swapping again"), LOOKAHEAD_FRAMES, name="likeness-decode")
-                try:
-                    count = _encode(frames, pending.encoded, plan, job, info, marks, visible, *final, swapper, observe, total)
-                finally:
-                    frames.close()
-        if swapper.swapped_frames == 0:
-            raise LikenessError(f"{job.target}: the {job.engine} engine failed on every frame; nothing was written")
-        pending.checkpoint("encoded")
-        observe("sealing", count, total)
-        fingerprint = output_fingerprint(marks.samples, regions=marks.regions).to_bytes()
-        chain_pem, key_pem = vault.c2pa_signing()
+        render_id = new_render_id()
+        visible = bool(job.option("visible_label")) or bool(getattr(decision.grant, "visible_label", False))
+        swapper = FrameSwapper(engine, colour=job.option("colour"), blend=job.option("blend"))
+        marks = _Marks(info, vault.watermark_key(), render_id)
+        is_recorded = lambda sha: vault.render_by_output(sha) is not None  # noqa: E731 - a recorded output is recovered, not swept
+        with PendingOutput(plan, registry=pending_registry(vault.settings.home), is_recorded=is_recorded) as pending, pending.named_in_errors():
+            if streaming:
+                analysis, selected, holds = _Analysis(faces=[]), [], []
+                frames = _streamed(job, info, analyzer, progress, analysis, selected, holds)
+            else:
+                frames = analysis.replay(progress, f"swapping {job.target.name}")
+                if frames is None:
+                    frames = prefetched(_frames(job.target, info, progress, "swapping"), LOOKAHEAD_FRAMES, name="likeness-decode")
+            try:
+                count = _encode(frames, pending.encoded, plan, job, info, marks, visible, selected, holds, swapper, observe, total)
+            finally:
+                frames.close()  # stops the decode and analysis threads at once, even on an error
+            if streaming:
+                if not any(analysis.faces):
+                    raise NoFaceError(f"{job.target}: no face found in the target; nothing was written")
+                final = plan_swaps(analysis.faces, job.face, max_gap=max_gap)
+                if not _same_plan((selected, holds), final):
+                    # A face that grew into the largest late in the target: swap again with the final choice.
+                    log.info("%s: the choice of faces changed after the swap began; swapping again", job.target)
+                    swapper = FrameSwapper(engine, colour=job.option("colour"), blend=job.option("blend"))
+                    marks = _Marks(info, vault.watermark_key(), render_id)
+                    frames = prefetched(_frames(job.target, info, progress, "swapping again"), LOOKAHEAD_FRAMES, name="likeness-decode")
+                    try:
+                        count = _encode(frames, pending.encoded, plan, job, info, marks, visible, *final, swapper, observe, total)
+                    finally:
+                        frames.close()
+            if swapper.swapped_frames == 0:
+                raise LikenessError(f"{job.target}: the {job.engine} engine failed on every frame; nothing was written")
+            pending.checkpoint("encoded")
+            observe("sealing", count, total)
+            fingerprint = output_fingerprint(marks.samples, regions=marks.regions).to_bytes()
+            chain_pem, key_pem = vault.c2pa_signing()
 
-        def produce(n: int) -> RenderRecord:
-            # Runs inside the ledger's transaction: the number sealed into the output is exact.
-            now = time.time()
-            pending.checkpoint("sealing")
-            assertion = consent_assertion(
-                grant=decision.grant, signed=decision.signed, public_key=decision.public_key, scope=job.scope,
-                vault_id=vault.vault_id, head=decision.head, n=n, time=now,
-            )
-            tagging.seal(pending.encoded, pending.sealed, render_id=render_id, chain_pem=chain_pem, key_pem=key_pem,
-                         consent=assertion, workdir=pending.folder)
-            pending.checkpoint("sealed")
-            return _record(job, render_id, pending.sealed, count, swapper, n=n, fingerprint=fingerprint, when=now)
+            def produce(n: int) -> RenderRecord:
+                # Runs inside the ledger's transaction: the number sealed into the output is exact.
+                now = time.time()
+                pending.checkpoint("sealing")
+                assertion = consent_assertion(
+                    grant=decision.grant, signed=decision.signed, public_key=decision.public_key, scope=job.scope,
+                    vault_id=vault.vault_id, head=decision.head, n=n, time=now,
+                )
+                tagging.seal(pending.encoded, pending.sealed, render_id=render_id, chain_pem=chain_pem, key_pem=key_pem,
+                             consent=assertion, workdir=pending.folder)
+                pending.checkpoint("sealed")
+                return _record(job, render_id, pending.sealed, count, swapper, n=n, fingerprint=fingerprint, when=now)
 
-        # Recorded before the rename, so no output is ever unregistered (doctor finishes a rename cut short).
-        taken = consent.take(vault, decision, use="render", data={"engine": job.engine, "scope": job.scope}, produce=produce)
-        pending.commit(overwrite=overwrite)
-    assert taken.render is not None
-    return taken.render
+            # Recorded before the rename, so no output is ever unregistered (doctor finishes a rename cut short).
+            taken = consent.take(vault, decision, use="render", data={"engine": job.engine, "scope": job.scope}, produce=produce)
+            pending.commit(overwrite=overwrite)
+        assert taken.render is not None
+        return taken.render
 
 
 class _Marks:
@@ -185,6 +187,17 @@ class _Marks:
         if index in self.wanted and len(self.samples) < FINGERPRINT_FRAMES:
             self.samples.append(image)
             self.regions.append([tuple(int(v) for v in box) for box in boxes])
+
+
+@contextmanager
+def _closed_after(engine: Any) -> Iterator[None]:
+    """Close ``engine`` (when it has ``close``) once the block ends, however it ends."""
+    try:
+        yield
+    finally:
+        close = getattr(engine, "close", None)
+        if callable(close):
+            close()
 
 
 def _make_engine(job: RenderJob) -> swap.Engine:

@@ -43,6 +43,9 @@ def share_from_outside(make: Callable[[], Engine], faceset: Faceset, target: Ima
             items = tuple(dataclasses.replace(i, image=paint(i.image, i.landmarks)) for i in faceset.items)
             engine.prepare(dataclasses.replace(faceset, items=items))
         patches.append(engine.swap(target, face))
+        close = getattr(engine, "close", None)
+        if callable(close):
+            close()
     a, b = patches
     moved = np.abs(a.image.astype(np.int16) - b.image.astype(np.int16)).max(2) > 8
     return float((a.mask * moved).sum() / max(float(a.mask.sum()), 1e-6))

@@ -75,7 +75,11 @@ class Patch:
 
 @runtime_checkable
 class Engine(Protocol):
-    """Puts the prepared identity's face onto a face of a frame; never writes files."""
+    """Puts the prepared identity's face onto a face of a frame; never writes files.
+
+    An engine that holds native models may also have ``close()``: the render calls it on an
+    engine it made, a caller that passes its own engine closes it itself.
+    """
 
     name: str
 

@@ -142,6 +142,19 @@ class RetrievalEngine:
         self._facings = np.stack([c.facing for c in crops])
         self._expressions = np.stack([c.expression for c in crops])
 
+    def close(self) -> None:
+        """Release the hand model (a native graph that garbage collection does not free).
+        The engine can still swap afterwards: the model loads again when next needed."""
+        if self._hand_finder is not None:
+            self._hand_finder.close()
+            self._hand_finder = None
+
+    def __enter__(self) -> "RetrievalEngine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def repaint(self, paint) -> None:
         """Apply ``paint(image, landmarks) -> image`` to every prepared crop's texture (after
         the occluders were judged): for measuring where a swap's pixels come from."""
