@@ -278,8 +278,7 @@ class RetrievalEngine:
         fade = np.clip((seen - 0.25) / 0.5, 0.0, 1.0)
 
         mask = self._mask(q_pts, size, source_px, keep_mouth, keep_eyes, fade)
-        mask *= self._in_front(frame, target, (int(x0), int(y0), int(x1 - x0), int(y1 - y0)), size, face_size * scale,
-                               face.track)
+        mask *= self._in_front(work, t_pts[:478], size, face_size * scale, face.track)
         # Where the composite may change pixels: the band, and the mask widened by the blend.
         spread = blending.reach(size)
         support = covered | (cv2.dilate((mask > 0).astype(np.uint8),
@@ -308,26 +307,26 @@ class RetrievalEngine:
             self._looked[(track, kind)] = (not found.empty, self._looked[(track, kind)][1])
         return found
 
-    def _in_front(self, frame: Image, target: NDArray[np.float32], box: tuple[int, int, int, int],
-                  size: tuple[int, int], extent: float, track: int | None = None) -> NDArray[np.float32]:
+    def _in_front(self, work: Image, points: NDArray[np.float32], size: tuple[int, int], extent: float,
+                  track: int | None = None) -> NDArray[np.float32]:
         """1 where the swap may show, 0 over what covers the target's face (its glasses frames,
-        a hand, hair over the forehead): those stay in front of the new face. Working size."""
+        a hand, hair over the forehead): those stay in front of the new face. Looked for in the
+        working crop (``points``: the target's landmarks there), so a 700 px face costs what a
+        256 px one does."""
         parts = []
         if self._due(track, "glasses"):
-            parts.append(self._saw(track, "glasses", occlusion.glasses(frame, target).frames))
+            parts.append(self._saw(track, "glasses", occlusion.glasses(work, points).frames))
         if self._due(track, "hair"):
-            parts.append(self._saw(track, "hair", occlusion.hair(frame, target)))
+            parts.append(self._saw(track, "hair", occlusion.hair(work, points)))
         if self.hands and self._due(track, "hands"):
             if self._hand_finder is None:
                 self._hand_finder = occlusion.HandFinder()
-            hand = self._hand_finder.find(frame, occlusion.face_box(target, frame.shape, grow=0.05))
+            hand = self._hand_finder.find(work, occlusion.face_box(points, work.shape, grow=0.05))
             parts.append(self._saw(track, "hands", hand))
         found = occlusion.union(*parts) if parts else occlusion.nothing()
         if found.empty:
             return np.ones(size, np.float32)
-        cover = found.over(*box)
-        if cover.shape != size:
-            cover = cv2.resize(cover, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        cover = found.full(*size)
         cover = cv2.GaussianBlur(cover.astype(np.float32) * np.float32(1 / 255), (0, 0), max(0.006 * extent, 0.7))
         return np.clip(1.0 - 1.5 * cover, 0.0, 1.0)
 
