@@ -152,25 +152,28 @@ def image_pairs(analyzer, args) -> None:
 
 
 def summary(rows: list[dict]) -> None:
-    print("\nby target kind              pairs  recognised  not-target  both  left  mouth<=.05  eyes<=.05  |open err|  outside>0  max outside")
+    """Per target kind: recognition and expression over the pairs swapped, the pairs left as they were."""
+    print("\nby target kind   pairs  left  swapped: recognised  not-target  both  mouth<=.05  eyes<=.05  max mouth  max eyes  |open err|  outside>0")
     for k in ("frontal", "threequarter", "up", "down_glasses", "profile", "sideways"):
         group = [r for r in rows if r["kind"] == k]
         if not group:
             continue
-        found = [r for r in group if "d_src" in r]
-        swapped = [r for r in found if not r["left"]]
+        swapped = [r for r in group if not r["left"] and "d_src" in r]
+        n = len(swapped)
         rec = sum(r["d_src"] < 0.6 for r in swapped)
         nt = sum(r["d_tgt"] > 0.6 for r in swapped)
         both = sum(r["d_src"] < 0.6 and r["d_tgt"] > 0.6 for r in swapped)
         left = sum(r["left"] for r in group)
-        mouth = sum(r["mouth"] <= 0.05 for r in found)
-        eyes = sum(r["eyes"] <= 0.05 for r in found)
-        open_err = np.mean([abs(r["open"]) for r in found]) if found else float("nan")
+        mouth = [r["mouth"] for r in swapped]
+        eyes = [r["eyes"] for r in swapped]
+        open_err = np.mean([abs(r["open"]) for r in swapped]) if swapped else float("nan")
         outside = sum(r["outside"] > 0.001 for r in group)
-        print(f"{k:26} {len(group):6d}  {rec:4d}/{len(swapped):<4d}  {nt:4d}/{len(swapped):<4d} {both:4d}  {left:4d}  "
-              f"{mouth:4d}/{len(found):<4d}  {eyes:4d}/{len(found):<4d}  {open_err:8.3f}  {outside:6d}  {max(r['outside'] for r in group):9.4f}")
+        print(f"{k:15} {len(group):6d} {left:5d}  {n:4d}: {rec:4d}/{n:<4d}  {nt:4d}/{n:<4d} {both:4d}  {sum(m <= 0.05 for m in mouth):5d}/{n:<4d}"
+              f"  {sum(e <= 0.05 for e in eyes):5d}/{n:<4d}  {max(mouth, default=float('nan')):8.3f}  {max(eyes, default=float('nan')):8.3f}"
+              f"  {open_err:9.3f}  {outside:6d}")
     lost = [r for r in rows if r.get("glasses_kept") is False]
     kept = [r for r in rows if r.get("glasses_kept") is True]
+    print(f"largest share of a face from outside the source hull: {max(r['outside'] for r in rows):.4f}")
     print(f"target glasses kept (own detector on the output): {len(kept)}/{len(kept) + len(lost)}")
     print(f"no face found in the output: {sum('d_src' not in r for r in rows)} of {len(rows)} pairs")
 
