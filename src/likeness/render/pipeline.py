@@ -34,6 +34,7 @@ from likeness import consent, faces, media, swap, tagging
 from likeness.errors import ConsentError, InputError, LikenessError, NoFaceError
 from likeness.faces.types import Embedding, Face, Image
 from likeness.render.job import RenderJob
+from likeness.tagging.fingerprint import Fingerprint
 from likeness.tagging.fingerprint import fingerprint as output_fingerprint
 from likeness.render.prefetch import prefetched
 from likeness.render.output import OutputPlan, PendingOutput, check_output_path, pending_registry, plan_output, sha256_file
@@ -149,7 +150,7 @@ def render(
                 raise LikenessError(f"{job.target}: the {job.engine} engine failed on every frame; nothing was written")
             pending.checkpoint("encoded")
             observe("sealing", count, total)
-            fingerprint = output_fingerprint(marks.samples, regions=marks.regions).to_bytes()
+            fingerprint = Fingerprint(tuple(marks.prints)).to_bytes()
             chain_pem, key_pem = vault.c2pa_signing()
 
             def produce(n: int) -> RenderRecord:
@@ -173,20 +174,24 @@ def render(
 
 
 class _Marks:
-    """The render's watermarker (public and secret marks) and the marked frames its fingerprint samples."""
+    """The render's watermarker (public and secret marks) and the fingerprints of the marked frames it samples."""
 
     def __init__(self, info: media.MediaInfo, secret_key: bytes, render_id: int) -> None:
         self.render_id = render_id
         self.marker = tagging.Watermarker(tagging.PUBLIC_KEY, video=info.kind == "video", secret_key=secret_key)
         total = max(1, int(info.frame_count or 1)) if info.kind == "video" else 1
         self.wanted = {round(i * (total - 1) / max(1, FINGERPRINT_FRAMES - 1)) for i in range(min(FINGERPRINT_FRAMES, total))}
-        self.samples: list[Image] = []
-        self.regions: list[list[tuple[int, int, int, int]]] = []  # the swapped faces of each sample
+        self.prints: list = []  # the fingerprint of each sampled frame, taken when it is marked
 
     def keep(self, index: int, image: Image, boxes: list) -> None:
-        if index in self.wanted and len(self.samples) < FINGERPRINT_FRAMES:
-            self.samples.append(image)
-            self.regions.append([tuple(int(v) for v in box) for box in boxes])
+        """Fingerprint ``image`` now if it is a sampled frame: 8 marked 4K frames held to the end
+        would cost 200 MB; their prints cost a few kB."""
+        if index in self.wanted and len(self.prints) < FINGERPRINT_FRAMES:
+            regions = [[tuple(int(v) for v in box) for box in boxes]]
+            self.prints.append(output_fingerprint([image], regions=regions).images[0])
+
+    def clear(self) -> None:
+        self.prints.clear()
 
 
 @contextmanager
@@ -331,7 +336,8 @@ def _streamed(job: RenderJob, info: media.MediaInfo, analyzer: faces.FaceAnalyze
         return frame
 
     decoded = prefetched(_frames(job.target, info, progress, "swapping"), LOOKAHEAD_FRAMES, name="likeness-decode")
-    analysed = prefetched(_tracked(faces.analyze_video(decoded, analyzer)), lag + 2, name="likeness-analyse")
+    # The lag is held in ``waiting``; the analysis queue itself stays short (each 4K frame is 25 MB).
+    analysed = prefetched(_tracked(faces.analyze_video(decoded, analyzer)), LOOKAHEAD_FRAMES, name="likeness-analyse")
     try:
         for frame, tracked in analysed:
             analysis.faces.append(tracked)
@@ -470,8 +476,7 @@ def _encode(
 ) -> int:
     """Swap, watermark and write every frame to ``path``; returns the number of frames."""
     count = 0
-    marks.samples.clear()
-    marks.regions.clear()
+    marks.clear()
     marker, render_id = marks.marker, marks.render_id  # one per render: layouts and tiled patterns reused by every frame
     with ExitStack() as stack:
         # Three stages on three threads, in frame order: the engine works a frame or two ahead,

@@ -257,6 +257,9 @@ def _subpixel(a: float, b: float, c: float) -> float:
     return 0.0 if den >= 0 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
 
 
+_ADD_ROWS = 256  # rows of a frame the mark is added to at a time
+
+
 def _embed_scale(height: int, width: int, video: bool = False) -> int:
     """Power-of-two shrink from the image to its working resolution (shorter side 384-767 px).
 
@@ -348,7 +351,13 @@ class Watermarker:
             delta *= MAX_RMS / rms
         if s > 1:
             delta = cv2.resize(delta, (ww * s, wh * s), interpolation=cv2.INTER_LINEAR)[:h, :w]
-        return cv2.add(image, cv2.merge([delta, delta, delta]), dtype=cv2.CV_8U)
+        # Added in bands of rows: the three-channel float delta of a whole 4K frame would be 100 MB.
+        out = np.empty_like(image)
+        for top in range(0, h, _ADD_ROWS):
+            rows = slice(top, min(h, top + _ADD_ROWS))
+            d = np.ascontiguousarray(delta[rows])
+            out[rows] = cv2.add(image[rows], cv2.merge([d, d, d]), dtype=cv2.CV_8U)
+        return out
 
     # ---- detection -------------------------------------------------------------------------
 
