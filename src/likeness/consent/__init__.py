@@ -4,8 +4,7 @@ The names below are imported on first use: the policy needs the vault's store (S
 checking a grant's signature (``likeness verify``) needs only ``grants``.
 """
 
-import importlib
-from typing import Any
+from likeness.lazy import lazy
 
 _LAZY = {
     **dict.fromkeys(("SCOPES", "Grant", "Revocation", "Signed", "create_grant", "export_document", "import_document",
@@ -15,11 +14,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'likeness.consent' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy(__name__, _LAZY)
 
 __all__ = [
     "SCOPES",

@@ -6,9 +6,8 @@ The detector (mediapipe) and the tracker (scipy) are imported on first use, so t
 only need the types (the vault, the CLI's vault commands) do not load them.
 """
 
-import importlib
-from typing import Any
 
+from likeness.lazy import lazy
 from likeness.faces.alignment import Aligned, align, canonical_points
 from likeness.faces.identity import SAME_PERSON_THRESHOLD, distance, same_person
 from likeness.faces.pose import head_pose
@@ -25,11 +24,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'likeness.faces' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy(__name__, _LAZY)
 
 __all__ = [
     "Aligned",

@@ -8,9 +8,8 @@ use, so reading or hashing an image (``likeness verify``) does not load them. ``
 be shadowed by the submodule the first time anything imports it.
 """
 
-import importlib
-from typing import Any
 
+from likeness.lazy import lazy
 from likeness.media.digest import sha256_file
 from likeness.media.errors import MediaError
 from likeness.media.image import read_image, write_image
@@ -28,11 +27,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'likeness.media' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy(__name__, _LAZY)
 
 __all__ = [
     "sha256_file",

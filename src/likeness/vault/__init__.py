@@ -6,8 +6,7 @@ that only check signatures (``talent_keys``, ``heads``, ``crypto``) serve ``like
 without it.
 """
 
-import importlib
-from typing import Any
+from likeness.lazy import lazy
 
 _LAZY = {
     **dict.fromkeys(("AuditEntry", "AuditReport"), "likeness.vault.audit"),
@@ -17,11 +16,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'likeness.vault' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy(__name__, _LAZY)
 
 
 __all__ = [
