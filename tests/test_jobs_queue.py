@@ -304,7 +304,7 @@ def test_workers_on_postgres_render_in_parallel_and_the_quota_stays_exact(vault,
     assert any(a0 < b1 and b0 < a1 and pa != pb for a0, a1, pa in done for b0, b1, pb in done), f"no two jobs overlapped: {done}"
     states = sorted(jobs.get(vault, j.id).state for j in queued)
     assert states == ["failed", "failed", "succeeded", "succeeded", "succeeded"]
-    assert all("quota" in (jobs.get(vault, j.id).error or "quota") for j in queued)
+    assert all("quota" in (jobs.get(vault, j.id).error or "quota") for j in queued), [jobs.get(vault, j.id).error for j in queued]
     assert sorted(line["n"] for line in lines if line["event"] == "end") == [1, 2, 3]
     report, facts = vault.chain_facts()
     assert report.ok and facts.uses[grant.id] == [1, 2, 3]
