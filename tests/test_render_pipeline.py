@@ -295,15 +295,28 @@ def test_a_late_change_of_the_chosen_face_swaps_again(studio, tmp_path, monkeypa
 
 
 def test_a_head_turned_past_the_faceset_is_counted_and_advised(studio, tmp_path, caplog):
-    # alice has one frontal photo: a three-quarter target is only partly covered by it.
-    if studio.source is None or not (SHARED_MEDIA / "syn_SFHQ_pt1_00000161.jpg").is_file():
+    # alice has one frontal photo: a three-quarter target is only partly covered by it. With the
+    # engine told to fade rather than leave such a face, the render says how far it got.
+    if not (SHARED_MEDIA / "syn_SFHQ_pt1_00000161.jpg").is_file():
         pytest.skip("needs the shared media's frontal identity")
     target = shared("syn_t2i_threequarter_FLUX1_schnell_image_0017649.jpg")
-    with caplog.at_level("WARNING"):
-        record = render(_job(studio, target, tmp_path / "out.png"), vault=studio.vault, analyzer=studio.analyzer, progress=False)
-    assert record.settings["pose_coverage_frames"] == 1
+    with caplog.at_level("WARNING"), swap.make_engine("retrieval", leave_below=0.5) as engine:
+        record = render(_job(studio, target, tmp_path / "out.png"), vault=studio.vault, analyzer=studio.analyzer, engine=engine, progress=False)
+    assert record.settings["pose_coverage_frames"] == 1 and record.settings["pose_left_frames"] == 0
     assert record.settings["least_pose_coverage"] < 0.8
     assert any("Enrol three-quarter and profile photos" in r.getMessage() for r in caplog.records)
+
+
+def test_a_picture_whose_only_face_is_left_as_it_was_is_not_an_output(studio, tmp_path):
+    # A tagged "AI-generated" copy of an untouched photo would mislabel it and spend a use.
+    if not (SHARED_MEDIA / "syn_SFHQ_pt1_00000161.jpg").is_file():
+        pytest.skip("needs the shared media's frontal identity")
+    target = shared("syn_t2i_profile_SDXL_image_0015989.jpg")
+    uses = len(studio.vault.chain_facts()[1].uses.get(studio.grant, []))
+    with pytest.raises(InputError, match="no face was swapped.*enrol three-quarter and profile photos"):
+        render(_job(studio, target, tmp_path / "out.png"), vault=studio.vault, analyzer=studio.analyzer, progress=False)
+    assert not (tmp_path / "out.png").exists()
+    assert len(studio.vault.chain_facts()[1].uses.get(studio.grant, [])) == uses
 
 
 def test_an_engine_the_render_made_is_closed_one_passed_in_is_not(studio, tmp_path):

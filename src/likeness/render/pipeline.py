@@ -146,6 +146,11 @@ def render(
                         count = _encode(frames, pending.encoded, plan, job, info, marks, visible, *final, swapper, observe, total)
                     finally:
                         frames.close()
+            if swapper.swapped_frames == 0 and swapper.left_frames:
+                raise InputError(
+                    f"{job.target}: no face was swapped: the head is turned further than the crops of {job.identity!r} show "
+                    f"({round(100 * swapper.least_coverage)}% of it covered); enrol three-quarter and profile photos of "
+                    "the identity. Nothing was written and the grant was not used")
             if swapper.swapped_frames == 0:
                 raise LikenessError(f"{job.target}: the {job.engine} engine failed on every frame; nothing was written")
             pending.checkpoint("encoded")
@@ -425,14 +430,15 @@ class FrameSwapper:
                     raise patch
                 out = swap.composite(out, patch, colour=self.colour, blend=self.blend, smoother=self.smoother, track=track)
                 self.smoother.remember(track, patch, time)
-                swapped = True
+                coverage = float(getattr(patch, "coverage", 1.0))
+                as_it_was = coverage < POSE_COVERAGE and not np.any(patch.mask)  # the engine left this face
+                swapped |= not as_it_was
+                left |= as_it_was
                 upscale = float(getattr(patch, "upscale", 1.0))
                 self.max_upscale = max(self.max_upscale, upscale)
                 soft |= upscale > SOFT_FACE_UPSCALE
-                coverage = float(getattr(patch, "coverage", 1.0))
                 self.least_coverage = min(self.least_coverage, coverage)
                 turned |= coverage < POSE_COVERAGE
-                left |= coverage < POSE_COVERAGE and not np.any(patch.mask)
             except Exception:  # noqa: BLE001 - one frame's failure must not stop the video
                 failed = True
                 out, held_ok = self._hold(out, track)
