@@ -348,3 +348,30 @@ def test_an_engine_the_render_made_is_closed_one_passed_in_is_not(studio, tmp_pa
     render(_job(studio, ASTRONAUT, tmp_path / "b.png"), vault=studio.vault, analyzer=studio.analyzer, engine=mine, progress=False)
     assert not mine.closed
     mine.close()
+
+
+def test_a_face_left_as_it_was_is_not_held_over_the_next_frames(astronaut):
+    # Holding a left patch through a missed detection would count a frame as swapped when
+    # nothing changed, and let an untouched video through as a render.
+    left = swap.Patch(astronaut[:64, :64].copy(), np.zeros((64, 64), np.float32), 0, 0, coverage=0.4)
+
+    class Leaves:
+        name = "leaves"
+
+        def prepare(self, faceset):
+            pass
+
+        def swap(self, frame, face):
+            return left
+
+    swapper = FrameSwapper(Leaves(), colour="reinhard", blend="laplacian")
+    face = dataclasses.replace(_astronaut_face(astronaut), track=7)
+    out = swapper(astronaut, [face], held=[])
+    out = swapper(out, [], held=[7])  # the face missed for a frame: its track is held
+    assert np.array_equal(out, astronaut)
+    assert swapper.swapped_frames == 0 and swapper.left_frames == 1 and swapper.pose_frames == 1
+
+
+def _astronaut_face(astronaut):
+    with FaceAnalyzer() as analyzer:
+        return analyzer.detect(astronaut)[0]

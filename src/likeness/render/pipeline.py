@@ -428,17 +428,21 @@ class FrameSwapper:
             try:
                 if isinstance(patch, BaseException):
                     raise patch
+                coverage = float(getattr(patch, "coverage", 1.0))
+                self.least_coverage = min(self.least_coverage, coverage)
+                turned |= coverage < POSE_COVERAGE
+                if coverage < 1.0 and not np.any(patch.mask):
+                    # The engine left this face as it was (turned past the faceset): nothing to
+                    # composite, and nothing to hold over the next frames of the track either.
+                    self.smoother.forget(track)
+                    left = True
+                    continue
                 out = swap.composite(out, patch, colour=self.colour, blend=self.blend, smoother=self.smoother, track=track)
                 self.smoother.remember(track, patch, time)
-                coverage = float(getattr(patch, "coverage", 1.0))
-                as_it_was = coverage < POSE_COVERAGE and not np.any(patch.mask)  # the engine left this face
-                swapped |= not as_it_was
-                left |= as_it_was
+                swapped = True
                 upscale = float(getattr(patch, "upscale", 1.0))
                 self.max_upscale = max(self.max_upscale, upscale)
                 soft |= upscale > SOFT_FACE_UPSCALE
-                self.least_coverage = min(self.least_coverage, coverage)
-                turned |= coverage < POSE_COVERAGE
             except Exception:  # noqa: BLE001 - one frame's failure must not stop the video
                 failed = True
                 out, held_ok = self._hold(out, track)
@@ -456,7 +460,7 @@ class FrameSwapper:
     def _hold(self, frame: Image, track: int) -> tuple[Image, bool]:
         """``frame`` with the track's last good face, if it has one (else unchanged)."""
         last = self.smoother.last(track)
-        if last is None:
+        if last is None or not np.any(last.mask):
             return frame, False
         # The old backdrop belongs to another frame: blend onto this frame's own pixels instead.
         last = replace(last, backdrop=None)

@@ -54,6 +54,18 @@ class _Triangles:
     band: NDArray[np.int32]  # the ring between the face oval and the fixed outer ring
     inner: NDArray[np.int32]  # skin, mouth fan, right eye fan, left eye fan, concatenated
     group: NDArray[np.int8]  # 0 skin, 1 mouth, 2 right eye, 3 left eye, per inner triangle
+    rims: tuple[NDArray[np.int32], ...]  # per fan (mouth, right eye, left eye): the skin triangles on its loop
+
+
+def _rim_facing(tris: _Triangles, cos: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``cos`` with each mouth and eye fan facing as its rim of lip or lid does. A fan's own
+    normal means nothing: a closed mouth's inner-lip loop is folded flat, so its triangles'
+    orientation is noise, and an open mouth seen squarely would be judged edge-on or hidden."""
+    out = np.array(cos, np.float64, copy=True)
+    for g, rim in enumerate(tris.rims, start=1):
+        if len(rim):
+            out[tris.group == g] = float(np.mean(cos[rim]))
+    return out
 
 
 def _triangles() -> _Triangles:
@@ -65,7 +77,10 @@ def _triangles() -> _Triangles:
         (oval[(i + 1) % n], mesh.N_POINTS + (i + 1) % n, mesh.N_POINTS + i))], np.int32)
     parts = [topo.skin, topo.mouth, topo.right_eye, topo.left_eye]
     group = np.concatenate([np.full(len(t), g, np.int8) for g, t in enumerate(parts)])
-    return _Triangles(band, np.concatenate(parts).astype(np.int32), group)
+    skin = np.asarray(topo.skin)
+    rims = tuple(np.flatnonzero(np.isin(skin, loop).sum(1) >= 2).astype(np.int32)
+                 for loop in (mesh.LIPS_INNER, mesh.RIGHT_EYE, mesh.LEFT_EYE))
+    return _Triangles(band, np.concatenate(parts).astype(np.int32), group, rims)
 
 
 def work_scale(face_size: float, work_size: int | None) -> float:
@@ -118,6 +133,7 @@ class RetrievalEngine:
         self._canonical = shape.canonical_shape(lms)
         # Corners ordered outward once, on the identity's own shape: normals then mean the same in every view.
         self._tris = replace(self._tris, inner=visibility.orient(mesh.with_centres(self._canonical), self._tris.inner))
+        self._looked.clear()  # track ids start again with every render
         crops = []
         oval = list(mesh.FACE_OVAL)
         for item, lm in zip(items, lms):
@@ -132,7 +148,7 @@ class RetrievalEngine:
             points = mesh.with_centres(lm)
             crops.append(_Crop(image, points, shape.facing(fit), shape.expression(lm), extent, keep,
                                visibility.hull_mask(lm, image.shape[:2]),
-                               visibility.facing_camera(points, self._tris.inner),
+                               _rim_facing(self._tris, visibility.facing_camera(points, self._tris.inner)),
                                visibility.unhidden(points, self._tris.inner)))
         self._crops = tuple(crops)
         # Working above the faceset's own detail buys nothing: bound it there too (that bound
@@ -278,7 +294,8 @@ class RetrievalEngine:
         fade = np.clip((seen - 0.25) / 0.5, 0.0, 1.0)
 
         mask = self._mask(q_pts, size, source_px, keep_mouth, keep_eyes, fade)
-        mask *= self._in_front(work, t_pts[:478], size, face_size * scale, face.track)
+        # Found where they are in the output: on the backdrop, reshaped with the face.
+        mask *= self._in_front(backdrop, q_pts[:478], size, face_size * scale, face.track)
         # Where the composite may change pixels: the band, and the mask widened by the blend.
         spread = blending.reach(size)
         support = covered | (cv2.dilate((mask > 0).astype(np.uint8),
@@ -307,21 +324,21 @@ class RetrievalEngine:
             self._looked[(track, kind)] = (not found.empty, self._looked[(track, kind)][1])
         return found
 
-    def _in_front(self, work: Image, points: NDArray[np.float32], size: tuple[int, int], extent: float,
+    def _in_front(self, image: Image, points: NDArray[np.float32], size: tuple[int, int], extent: float,
                   track: int | None = None) -> NDArray[np.float32]:
         """1 where the swap may show, 0 over what covers the target's face (its glasses frames,
-        a hand, hair over the forehead): those stay in front of the new face. Looked for in the
-        working crop (``points``: the target's landmarks there), so a 700 px face costs what a
-        256 px one does."""
+        a hand, hair over the forehead): those stay in front of the new face. Looked for at the
+        working size in ``image``, the target reshaped as the output will be (``points``: its
+        landmarks there), so a 700 px face costs what a 256 px one does."""
         parts = []
         if self._due(track, "glasses"):
-            parts.append(self._saw(track, "glasses", occlusion.glasses(work, points).frames))
+            parts.append(self._saw(track, "glasses", occlusion.glasses(image, points).frames))
         if self._due(track, "hair"):
-            parts.append(self._saw(track, "hair", occlusion.hair(work, points)))
+            parts.append(self._saw(track, "hair", occlusion.hair(image, points)))
         if self.hands and self._due(track, "hands"):
             if self._hand_finder is None:
                 self._hand_finder = occlusion.HandFinder()
-            hand = self._hand_finder.find(work, occlusion.face_box(points, work.shape, grow=0.05))
+            hand = self._hand_finder.find(image, occlusion.face_box(points, image.shape, grow=0.05))
             parts.append(self._saw(track, "hands", hand))
         found = occlusion.union(*parts) if parts else occlusion.nothing()
         if found.empty:
@@ -339,7 +356,7 @@ class RetrievalEngine:
         texture stretched more than ``MAX_STRETCH`` times is not used) and the nose does not hide it.
         """
         tris = self._tris
-        t_cos = visibility.facing_camera(t_pts, tris.inner)
+        t_cos = _rim_facing(tris, visibility.facing_camera(t_pts, tris.inner))
         # What the target itself hides or shows edge-on needs no good view: any crop will do there.
         shown = (np.clip((t_cos - 0.05) / 0.15, 0.0, 1.0)
                  * np.clip((t_unhidden - 0.3) / 0.4, 0.0, 1.0))
