@@ -453,17 +453,32 @@ def draw_hand(mask: Mask, p: NDArray[np.float32]) -> None:
 
 # -- what the engine calls ----------------------------------------------------------------------
 
+OCCLUDER_KINDS = ("glasses", "hair", "hands")
+
+
+def occluder_parts(image: Image, landmarks: Landmarks, kinds: tuple[str, ...] | list[str] = OCCLUDER_KINDS, *,
+                   hands: HandFinder | None = None) -> dict[str, Occluders]:
+    """What covers the face, kind by kind (only the ``kinds`` asked for): spectacle ``glasses``
+    frames, ``hair`` over the forehead, and ``hands`` when a ``HandFinder`` (owned by the caller,
+    loaded once) is given. A caller that looks for some kinds less often asks for fewer."""
+    pts = np.asarray(landmarks, np.float32)[:478]
+    found: dict[str, Occluders] = {}
+    if "glasses" in kinds:
+        found["glasses"] = glasses(image, pts).frames
+    if "hair" in kinds:
+        found["hair"] = hair(image, pts)
+    if "hands" in kinds and hands is not None:
+        found["hands"] = hands.find(image, face_box(pts, image.shape, grow=0.05))
+    return found
+
+
 def target_occluders(image: Image, landmarks: Landmarks, *, hands: HandFinder | None = None) -> Occluders:
     """What covers a target face and must stay in front of the swap: frames, hands, hair.
 
     The engine sets its composite mask to 0 there (feathered), keeping the target's pixels.
     ``hands`` (owned by the caller, loaded once) adds hands over the face; without it, none.
     """
-    pts = np.asarray(landmarks, np.float32)[:478]
-    parts = [glasses(image, pts).frames, hair(image, pts)]
-    if hands is not None:
-        parts.append(hands.find(image, face_box(pts, image.shape, grow=0.05)))
-    return union(*parts)
+    return union(*occluder_parts(image, landmarks, hands=hands).values())
 
 
 def source_occluders(image: Image, landmarks: Landmarks) -> tuple[Occluders, dict[str, Any]]:

@@ -319,10 +319,9 @@ class RetrievalEngine:
         self._looked[(track, kind)] = (seen, count + 1)
         return seen or count % OCCLUDER_CHECK_EVERY == 0
 
-    def _saw(self, track: int | None, kind: str, found: occlusion.Occluders) -> occlusion.Occluders:
+    def _saw(self, track: int | None, kind: str, found: occlusion.Occluders) -> None:
         if track is not None:
             self._looked[(track, kind)] = (not found.empty, self._looked[(track, kind)][1])
-        return found
 
     def _in_front(self, image: Image, points: NDArray[np.float32], size: tuple[int, int], extent: float,
                   track: int | None = None) -> NDArray[np.float32]:
@@ -330,17 +329,13 @@ class RetrievalEngine:
         a hand, hair over the forehead): those stay in front of the new face. Looked for at the
         working size in ``image``, the target reshaped as the output will be (``points``: its
         landmarks there), so a 700 px face costs what a 256 px one does."""
-        parts = []
-        if self._due(track, "glasses"):
-            parts.append(self._saw(track, "glasses", occlusion.glasses(image, points).frames))
-        if self._due(track, "hair"):
-            parts.append(self._saw(track, "hair", occlusion.hair(image, points)))
-        if self.hands and self._due(track, "hands"):
-            if self._hand_finder is None:
-                self._hand_finder = occlusion.HandFinder()
-            hand = self._hand_finder.find(image, occlusion.face_box(points, image.shape, grow=0.05))
-            parts.append(self._saw(track, "hands", hand))
-        found = occlusion.union(*parts) if parts else occlusion.nothing()
+        kinds = [k for k in occlusion.OCCLUDER_KINDS if (k != "hands" or self.hands) and self._due(track, k)]
+        if "hands" in kinds and self._hand_finder is None:
+            self._hand_finder = occlusion.HandFinder()
+        parts = occlusion.occluder_parts(image, points, kinds, hands=self._hand_finder)
+        for kind, part in parts.items():
+            self._saw(track, kind, part)
+        found = occlusion.union(*parts.values())
         if found.empty:
             return np.ones(size, np.float32)
         cover = found.full(*size)
@@ -447,14 +442,14 @@ def _source_clean(image: Image, landmarks: NDArray[np.float32]) -> tuple[Image, 
     # The fill draws on pixels within its radius: near the face's edge those would be backdrop,
     # so there the covered pixels are left out instead of painted.
     inner = visibility.hull_mask(pts, (h, w), inset=0.01 + 2.5 * radius / max(extent, 1.0))
-    found = occlusion.glasses(image, pts)
-    strands = occlusion.hair(image, pts)
-    if strands.empty and not found.present:
+    parts = occlusion.occluder_parts(image, pts, ("glasses", "hair"))
+    frames, strands = parts["glasses"], parts["hair"]
+    if strands.empty and frames.empty:
         return image, None
     cover = (strands.full(h, w) > 0).astype(np.uint8)
-    if found.present:
+    if not frames.empty:
         grow = int(round(0.008 * extent)) * 2 + 1
-        cover |= cv2.dilate((found.frames.full(h, w) > 0).astype(np.uint8),
+        cover |= cv2.dilate((frames.full(h, w) > 0).astype(np.uint8),
                             cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
     paint = cover & (inner > 0)
     image = cv2.inpaint(np.ascontiguousarray(image), paint, radius, cv2.INPAINT_TELEA)
