@@ -124,7 +124,7 @@ def image_pairs(analyzer, args) -> None:
             patch = engine.swap(target, face)
             out = composite(target, patch, colour=args.colour, blend=args.blend, relight=not args.no_relight)
             ms = (time.perf_counter() - t0) * 1e3
-            left = not np.any(patch.mask)
+            left = patch.empty
             outside = share_from_outside(lambda: make_engine("retrieval", shape_strength=args.shape, hands=False), faceset, target, face)
             found = analyzer.detect(out)
             row = dict(source=source_name, target=target_name, kind=kind(target_name), ms=ms, left=left,

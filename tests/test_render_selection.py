@@ -90,3 +90,35 @@ def test_a_briefly_lost_face_keeps_its_last_swap(studio):
     change = [float(np.abs(o[y:y + h, x:x + w].astype(int) - f.image[y:y + h, x:x + w]).mean()) for o, f in zip(out, frames)]
     assert min(change[6:8]) > 0.5 * change[5]  # held, not popped back to the original face
     assert swapper.failed_frames == 0 and swapper.swapped_frames == 12
+
+
+@pytest.mark.parametrize("spec", ["largest", "all"])
+def test_streamed_plan_holds_brief_gaps_like_the_whole_target_plan(monkeypatch, tmp_path, spec):
+    # The streamed swap hands a frame on as soon as nothing in it can be held; a frame where a
+    # face is missing waits for the frames after it. Either way each frame's plan is the plan of
+    # the whole target: gaps of up to hold_frames are held, longer ones are not.
+    import likeness.render.pipeline as pipeline
+    from likeness.faces.types import Face, Pose
+    from likeness.render import RenderJob
+    from likeness.render.selection import plan_swaps
+
+    def face(track: int, size: int) -> Face:
+        return Face(box=(10 * track, 0, size, size), score=0.9, landmarks=np.zeros((478, 3), np.float32),
+                    pose=Pose(0.0, 0.0, 0.0), track=track)
+
+    # track 0 large, with a 3-frame gap (held) and a 10-frame gap (not held); track 1 small, always there.
+    present = [i not in range(10, 13) and i not in range(30, 40) for i in range(60)]
+    script = [[face(0, 100)] * p + [face(1, 40)] for p in present]
+    frames = [media.Frame(i, i / 25, np.zeros((4, 4, 3), np.uint8)) for i in range(60)]
+    monkeypatch.setattr(pipeline, "_frames", lambda *a, **k: iter(frames))
+    monkeypatch.setattr(pipeline.faces, "analyze_video", lambda decoded, analyzer: ((f, script[f.index]) for f in decoded))
+    job = RenderJob(target=tmp_path / "t.mp4", output=tmp_path / "o.mp4", identity="a", grant_id="g", scope="film", face=spec)
+    info = media.MediaInfo(path="t.mp4", kind="video", width=4, height=4, fps=25.0, frame_count=60, duration=2.4,
+                           has_audio=False, rotation=0, codec="h264")
+    analysis, selected, holds = pipeline._Analysis(faces=[]), [], []
+    handed = [f.index for f in pipeline._streamed(job, info, None, False, analysis, selected, holds)]
+    assert handed == list(range(60))
+    whole = plan_swaps(script, spec, max_gap=int(job.option("hold_frames")))
+    assert [[f.track for f in s] for s in selected] == [[f.track for f in s] for s in whole[0]]
+    assert holds == whole[1]
+    assert holds[11] == [0] and holds[35] == []  # the short gap is held, the long one is not

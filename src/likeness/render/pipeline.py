@@ -39,7 +39,7 @@ from likeness.tagging.fingerprint import fingerprint as output_fingerprint
 from likeness.render.prefetch import prefetched
 from likeness.render.output import OutputPlan, PendingOutput, check_output_path, pending_registry, plan_output, sha256_file
 from likeness.render.record import RenderRecord, consent_assertion
-from likeness.render.selection import nearest_track, plan_swaps
+from likeness.render.selection import nearest_track, plan_swaps, select_faces
 
 REFERENCE_SAMPLES_PER_TRACK = 8  # embeddings averaged per track when matching --reference
 REFERENCE_SAMPLE_EVERY = 10  # frames between two embeddings of one track
@@ -321,9 +321,10 @@ def _streamed(job: RenderJob, info: media.MediaInfo, analyzer: faces.FaceAnalyze
               analysis: _Analysis, selected: list[list[Face]], holds: list[list[int]]) -> Iterator[media.Frame]:
     """The target's frames for the swap pass while the analysis runs ahead on its own thread.
 
-    A frame is handed on once the frames within ``hold_frames + 1`` after it are analysed: its
-    plan (faces to swap, tracks to hold) is then final but for the ranking of tracks, which is
-    the ranking so far. Fills ``analysis.faces``, ``selected`` and ``holds`` as it goes; the
+    A frame is handed on as soon as its plan (faces to swap, tracks to hold) is final but for
+    the ranking of tracks, which is the ranking so far: at once when it swaps every track the
+    frames before it swapped, else once the frames within ``hold_frames + 1`` after it are
+    analysed. Fills ``analysis.faces``, ``selected`` and ``holds`` as it goes; the
     caller checks the plan against the whole target's at the end.
     """
     max_gap = int(job.option("hold_frames"))
@@ -331,11 +332,21 @@ def _streamed(job: RenderJob, info: media.MediaInfo, analyzer: faces.FaceAnalyze
     sizes: dict[int, float] = defaultdict(float)
     waiting: deque[media.Frame] = deque()
 
+    def ranking() -> list[int]:
+        return sorted(sizes, key=lambda t: (-sizes[t], t))
+
+    def settled(frame: media.Frame) -> bool:
+        """Whether the frame's plan is known before the frames after it are: every track swapped
+        in the frames just before it is swapped in it too, so there is nothing to hold. The usual
+        case; the lag (7 frames, 175 MB at 4K) is kept only while a face is missing."""
+        index = frame.index
+        now = {f.track for f in select_faces([analysis.faces[index]], job.face, ranking=ranking())[0]}
+        return all(f.track in now for faces_ in selected[max(0, index - lag):index] for f in faces_)
+
     def settle(frame: media.Frame) -> media.Frame:
         index = frame.index
-        ranking = sorted(sizes, key=lambda t: (-sizes[t], t))
         start = max(0, index - lag)
-        chosen, held = plan_swaps(analysis.faces[start:index + lag + 1], job.face, max_gap=max_gap, ranking=ranking)
+        chosen, held = plan_swaps(analysis.faces[start:index + lag + 1], job.face, max_gap=max_gap, ranking=ranking())
         selected.append(chosen[index - start])
         holds.append(held[index - start])
         return frame
@@ -349,7 +360,7 @@ def _streamed(job: RenderJob, info: media.MediaInfo, analyzer: faces.FaceAnalyze
             for face in tracked:
                 sizes[face.track] += float(face.box[2] * face.box[3])  # type: ignore[index]
             waiting.append(frame)
-            if len(waiting) > lag:
+            while waiting and (len(waiting) > lag or settled(waiting[0])):
                 yield settle(waiting.popleft())
         while waiting:
             yield settle(waiting.popleft())
@@ -431,7 +442,7 @@ class FrameSwapper:
                 coverage = float(getattr(patch, "coverage", 1.0))
                 self.least_coverage = min(self.least_coverage, coverage)
                 turned |= coverage < POSE_COVERAGE
-                if coverage < 1.0 and not np.any(patch.mask):
+                if coverage < 1.0 and patch.empty:
                     # The engine left this face as it was (turned past the faceset): nothing to
                     # composite, and nothing to hold over the next frames of the track either.
                     self.smoother.forget(track)
@@ -460,7 +471,7 @@ class FrameSwapper:
     def _hold(self, frame: Image, track: int) -> tuple[Image, bool]:
         """``frame`` with the track's last good face, if it has one (else unchanged)."""
         last = self.smoother.last(track)
-        if last is None or not np.any(last.mask):
+        if last is None or last.empty:
             return frame, False
         # The old backdrop belongs to another frame: blend onto this frame's own pixels instead.
         last = replace(last, backdrop=None)

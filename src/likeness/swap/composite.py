@@ -107,7 +107,7 @@ def composite(frame: Image, patch: Patch | Image, mask: Mask | None = None, *,
         patch = Patch(np.asarray(patch), np.asarray(mask, np.float32), 0, 0)
     x, y, w, h = patch.box
     crop = frame[y:y + h, x:x + w]
-    if crop.shape[:2] != patch.mask.shape:
+    if crop.shape[:2] != patch.shape:
         raise InputError(f"patch {patch.box} does not fit in a {frame.shape[1]}x{frame.shape[0]} frame")
     backdrop = crop if patch.backdrop is None else patch.backdrop
     if patch.support is not None:

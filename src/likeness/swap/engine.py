@@ -43,15 +43,16 @@ class Patch:
 
     ``work``, when given, is the same patch at a bounded working resolution, where the composite
     does its colour matching and blending (a 700 px face costs what a 300 px one does); the
-    full-size fields are then its upsampling. ``upscale`` > 1 says the face's real detail
+    full-size ``image`` and ``mask`` are then its upsampling, made only when something reads
+    them (the composite does not: at 4K they would be 50 MB per face in flight).  ``upscale`` > 1 says the face's real detail
     (source crop or working size) is that many times smaller than the face in the frame: the
     new face is softer than the frame around it. ``coverage`` is the share of the target's
     visible face that the faceset has a view of (below 1 the swap faded to the target's own skin
     there: the faceset lacks that pose).
     """
 
-    image: Image
-    mask: Mask
+    _image: Image | None  # None: upsampled from ``work`` when first read
+    _mask: Mask | None
     x: int
     y: int
     backdrop: Image | None = None
@@ -60,15 +61,50 @@ class Patch:
     upscale: float = 1.0
     coverage: float = 1.0
 
+    def __post_init__(self) -> None:
+        if (self._image is None or self._mask is None) and (self.work is None or self.support is None):
+            raise ValueError("a Patch without its full-size image and mask needs work and support")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Height and width of the crop in frame pixels."""
+        known = self._mask if self._mask is not None else self.support
+        return known.shape[0], known.shape[1]  # type: ignore[union-attr]
+
     @property
     def box(self) -> tuple[int, int, int, int]:
         """x, y, w, h of the crop in the frame."""
-        return self.x, self.y, self.image.shape[1], self.image.shape[0]
+        h, w = self.shape
+        return self.x, self.y, w, h
+
+    @property
+    def image(self) -> Image:
+        if self._image is None:
+            object.__setattr__(self, "_image", self._upsample(self.work.image))  # type: ignore[union-attr]
+        return self._image  # type: ignore[return-value]
+
+    @property
+    def mask(self) -> Mask:
+        if self._mask is None:
+            object.__setattr__(self, "_mask", self._upsample(self.work.mask))  # type: ignore[union-attr]
+        return self._mask  # type: ignore[return-value]
+
+    @property
+    def empty(self) -> bool:
+        """Whether the patch changes nothing (the engine left the face as it was)."""
+        mask = self._mask if self._mask is not None else self.work.mask  # type: ignore[union-attr]
+        return not np.any(mask)
+
+    def _upsample(self, small: NDArray) -> NDArray:
+        import cv2  # only a patch's readers outside the pipeline need this
+
+        h, w = self.shape
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
     def full_mask(self, frame_shape: tuple[int, ...]) -> Mask:
         """The mask over a whole frame (for tests and reports; the pipeline stays in the crop)."""
         out = np.zeros(frame_shape[:2], np.float32)
-        h, w = self.mask.shape
+        h, w = self.shape
         out[self.y:self.y + h, self.x:self.x + w] = self.mask
         return out
 

@@ -472,7 +472,8 @@ def _pose_reach(t_pts: NDArray[np.float32], triangles: NDArray[np.int32],
 
 def _upsampled(crop: Image, small: Patch, bx, by, covered, scale: tuple[float, float],
                upscale: float, coverage: float = 1.0) -> Patch:
-    """The full-size patch of a working-size one; the working one rides along as ``work``.
+    """The full-size patch of a working-size one; the working one rides along as ``work``, and
+    the full-size image and mask are left for :class:`Patch` to upsample if anyone reads them.
 
     The backdrop is not upsampled (that would blur the target's hair and jaw round the face):
     the band's displacement field is, and the full-size crop is warped with it.
@@ -497,10 +498,8 @@ def _upsampled(crop: Image, small: Patch, bx, by, covered, scale: tuple[float, f
         warped = cv2.remap(crop, full_map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         cv2.copyTo(warped, support[y0:y0 + bh, x0:x0 + bw], backdrop[y0:y0 + bh, x0:x0 + bw])
     support = support.view(bool)
-    image = cv2.resize(small.image, (w, h), interpolation=cv2.INTER_LINEAR)
-    mask = cv2.resize(small.mask, (w, h), interpolation=cv2.INTER_LINEAR)
     work = WorkCrop(small.image, small.mask, small.backdrop, (float(sx), float(sy)))
-    return Patch(image, mask, small.x, small.y, backdrop, support, work, upscale, coverage)
+    return Patch(None, None, small.x, small.y, backdrop, support, work, upscale, coverage)
 
 
 register_engine("retrieval", RetrievalEngine)
