@@ -23,6 +23,9 @@ _LAZY = {
     "read_frames": "likeness.media.frames",
     "track_progress": "likeness.media.progress",
     "SequenceWriter": "likeness.media.sequence",
+    "VideoIndex": "likeness.media.segments",
+    "join_video": "likeness.media.segments",
+    "video_index": "likeness.media.segments",
     "write_sequence": "likeness.media.sequence",
 }
 
@@ -37,13 +40,16 @@ __all__ = [
     "MediaError",
     "MediaInfo",
     "SequenceWriter",
+    "VideoIndex",
     "VideoWriter",
     "is_video",
+    "join_video",
     "probe",
     "read_frames",
     "read_image",
     "rotate_upright",
     "track_progress",
+    "video_index",
     "write_image",
     "write_sequence",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import av.container
@@ -46,7 +47,7 @@ class VideoWriter:
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | BinaryIO,
         *,
         width: int,
         height: int,
@@ -56,50 +57,35 @@ class VideoWriter:
         codec: str = "libx264",
         pix_fmt: str = "yuv420p",
         preset: str | None = None,
+        container_format: str | None = None,
     ) -> None:
-        self.path = Path(path)
+        in_memory = not isinstance(path, (str, Path))
+        self.path = Path("<memory>." + (container_format or "mp4")) if in_memory else Path(path)
         self.width, self.height = int(width), int(height)
         if self.width <= 0 or self.height <= 0:
             raise MediaError(f"{self.path}: cannot write a {width}x{height} video")
-        if not self.path.parent.is_dir():
+        if not in_memory and not self.path.parent.is_dir():
             raise MediaError(f"{self.path}: cannot create video file (folder {self.path.parent} does not exist)")
         self.rate = frame_rate(fps)
         self.frames_written = 0
         self.audio_packets_copied = 0
         self._last_pts = -1
-        self._source: av.container.InputContainer | None = None
-        self._source_audio = None
-        self._audio: Iterator[av.Packet] | None = None
-        self._pending: av.Packet | None = None
-        if audio_from is not None:
-            self._open_audio_source(Path(audio_from))
+        self._audio: AudioCopy | None = AudioCopy.open(Path(audio_from)) if audio_from is not None else None
         try:
-            self._out = av.open(str(self.path), "w")
+            self._out = av.open(path if in_memory else str(self.path), "w", format=container_format or ("mp4" if in_memory else None))
         except AV_ERRORS as exc:
             self._close_source()
             raise MediaError(f"{self.path}: cannot create video file ({exc})") from None
         try:
             self._video = self._add_video(codec, pix_fmt, crf, preset)
-            self._out_audio = self._add_audio(Path(audio_from)) if self._source_audio else None
+            if self._audio is not None:
+                self._audio.add_to(self._out, self.path)
         except MediaError:
             self._abort()
             raise
         except AV_ERRORS as exc:
             self._abort()
             raise MediaError(f"{self.path}: cannot set up {codec} encoding ({exc})") from None
-
-    def _open_audio_source(self, source: Path) -> None:
-        check_file(source)
-        try:
-            self._source = av.open(str(source), "r")
-        except AV_ERRORS as exc:
-            raise MediaError(f"{source}: cannot open audio source ({exc})") from None
-        if not self._source.streams.audio:
-            self._close_source()  # nothing to carry: a silent clip stays silent
-            return
-        self._source_audio = self._source.streams.audio[0]
-        self._origin = start_seconds(self._source)
-        self._audio = self._source.demux(self._source_audio)
 
     def _add_video(self, codec: str, pix_fmt: str, crf: int, preset: str | None):
         if codec not in self._out.supported_codecs:
@@ -126,17 +112,6 @@ class VideoWriter:
             context.color_range = MPEG_RANGE
         return stream
 
-    def _add_audio(self, source: Path):
-        name = self._source_audio.codec_context.name
-        descriptor = self._source_audio.codec_context.codec.name
-        supported = self._out.supported_codecs
-        if name not in supported and descriptor not in supported:
-            raise MediaError(
-                f"{self.path}: a {self.path.suffix or 'this'} file cannot hold the {name} audio of "
-                f"{source} without re-encoding; write .mkv or .mov instead"
-            )
-        return self._out.add_stream_from_template(self._source_audio)
-
     def write(self, image: Image, time: float | None = None) -> None:
         """Encode one RGB uint8 (height, width, 3) image shown at ``time`` seconds."""
         array = np.asarray(image)
@@ -160,35 +135,12 @@ class VideoWriter:
                 frame.colorspace, frame.color_range = BT709, MPEG_RANGE
             frame.pts, frame.time_base = pts, Fraction(1, TICKS)
             self._out.mux(self._video.encode(frame))
-            self._copy_audio(until=pts / TICKS + AUDIO_LEAD)
+            if self._audio is not None:
+                self._audio.copy(until=pts / TICKS + AUDIO_LEAD)
+                self.audio_packets_copied = self._audio.copied
         except AV_ERRORS as exc:
             raise MediaError(f"{self.path}: cannot encode frame {self.frames_written} ({exc})") from None
         self.frames_written += 1
-
-    def _copy_audio(self, until: float | None) -> None:
-        """Mux source audio packets whose time is before ``until`` (all of them when None)."""
-        if self._audio is None or self._out_audio is None:
-            return
-        base = self._source_audio.time_base
-        shift = round(self._origin / base) if base else 0
-        while True:
-            packet = self._pending
-            self._pending = None
-            if packet is None:
-                packet = next(self._audio, None)
-                if packet is None:
-                    self._audio = None
-                    return
-            if packet.size == 0 or packet.dts is None:
-                continue  # the demuxer's end-of-stream marker
-            if until is not None and packet.pts is not None and (packet.pts - shift) * base > until:
-                self._pending = packet
-                return
-            packet.pts = packet.pts - shift if packet.pts is not None else None
-            packet.dts -= shift
-            packet.stream = self._out_audio
-            self._out.mux(packet)
-            self.audio_packets_copied += 1
 
     def close(self) -> None:
         """Flush the encoder, copy the rest of the audio and finish the file."""
@@ -198,7 +150,8 @@ class VideoWriter:
             if self.frames_written == 0:
                 raise MediaError(f"{self.path}: no frames were written")
             self._out.mux(self._video.encode(None))
-            self._copy_audio(until=None)
+            if self._audio is not None:
+                self._audio.copy(until=None)
             self._out.close()
         except AV_ERRORS as exc:
             raise MediaError(f"{self.path}: cannot finish video ({exc})") from None
@@ -215,10 +168,10 @@ class VideoWriter:
         self._close_source()
 
     def _close_source(self) -> None:
-        source, self._source = self._source, None
-        self._audio = self._pending = None
-        if source is not None:
-            source.close()
+        audio, self._audio = self._audio, None
+        if audio is not None:
+            self.audio_packets_copied = audio.copied
+            audio.close()
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -228,3 +181,78 @@ class VideoWriter:
             self.close()
         else:
             self._abort()
+
+
+class AudioCopy:
+    """The first audio stream of a source file, copied packet for packet into an output container.
+
+    Packet times are shifted by the source's start time, the clock :func:`read_frames` reports,
+    so the copy stays in sync with video written at those frame times.
+    """
+
+    def __init__(self, source: Path, container: av.container.InputContainer) -> None:
+        self.source = source
+        self._source: av.container.InputContainer | None = container
+        self._stream = container.streams.audio[0]
+        self._origin = start_seconds(container)
+        self._packets: Iterator[av.Packet] | None = container.demux(self._stream)
+        self._pending: av.Packet | None = None
+        self._out: av.container.OutputContainer | None = None
+        self._out_stream = None
+        self.copied = 0
+
+    @classmethod
+    def open(cls, source: Path) -> "AudioCopy | None":
+        """The source's audio, or None when it has none (a silent clip stays silent)."""
+        check_file(source)
+        try:
+            container = av.open(str(source), "r")
+        except AV_ERRORS as exc:
+            raise MediaError(f"{source}: cannot open audio source ({exc})") from None
+        if not container.streams.audio:
+            container.close()
+            return None
+        return cls(source, container)
+
+    def add_to(self, out: av.container.OutputContainer, path: Path) -> None:
+        """Add the audio stream to ``out`` (``path`` names it in errors)."""
+        name = self._stream.codec_context.name
+        descriptor = self._stream.codec_context.codec.name
+        supported = out.supported_codecs
+        if name not in supported and descriptor not in supported:
+            raise MediaError(
+                f"{path}: a {path.suffix or 'this'} file cannot hold the {name} audio of "
+                f"{self.source} without re-encoding; write .mkv or .mov instead"
+            )
+        self._out, self._out_stream = out, out.add_stream_from_template(self._stream)
+
+    def copy(self, until: float | None) -> None:
+        """Mux source audio packets whose time is before ``until`` seconds (all of them when None)."""
+        if self._packets is None or self._out is None:
+            return
+        base = self._stream.time_base
+        shift = round(self._origin / base) if base else 0
+        while True:
+            packet = self._pending
+            self._pending = None
+            if packet is None:
+                packet = next(self._packets, None)
+                if packet is None:
+                    self._packets = None
+                    return
+            if packet.size == 0 or packet.dts is None:
+                continue  # the demuxer's end-of-stream marker
+            if until is not None and packet.pts is not None and (packet.pts - shift) * base > until:
+                self._pending = packet
+                return
+            packet.pts = packet.pts - shift if packet.pts is not None else None
+            packet.dts -= shift
+            packet.stream = self._out_stream
+            self._out.mux(packet)
+            self.copied += 1
+
+    def close(self) -> None:
+        source, self._source = self._source, None
+        self._packets = self._pending = None
+        if source is not None:
+            source.close()
