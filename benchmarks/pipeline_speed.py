@@ -67,6 +67,7 @@ def cpu_split(clip: Path, analyzer, faceset, preset: str, work_size: int | None)
     from likeness import media, swap
     from likeness.faces import Tracker
     from likeness.faces.tracking import analyze_video
+    from likeness.render.cores import without_blas_threads
 
     transcode = _transcode_module()
 
@@ -88,7 +89,9 @@ def cpu_split(clip: Path, analyzer, faceset, preset: str, work_size: int | None)
                 swap.composite(frame.image, engine.swap(frame.image, faces[0]), smoother=smoother, track=faces[0].track)
         engine.close()
 
-    return {"decode": cpu(lambda: sum(1 for _ in media.read_frames(clip))), "track": cpu(track), "face": cpu(face),
+    # As in the render: BLAS single-threaded (likeness.render.cores).
+    return {"decode": cpu(lambda: sum(1 for _ in media.read_frames(clip))), "track": cpu(without_blas_threads(track)),
+            "face": cpu(without_blas_threads(face)),
             "transcode": cpu(lambda: transcode.transcode_fps(clip, preset=preset))}
 
 

@@ -33,6 +33,7 @@ import numpy as np
 from likeness import consent, faces, media, swap, tagging
 from likeness.errors import ConsentError, InputError, LikenessError, NoFaceError
 from likeness.faces.types import Embedding, Face, Image
+from likeness.render.cores import without_blas_threads
 from likeness.render.job import RenderJob
 from likeness.tagging.fingerprint import Fingerprint
 from likeness.tagging.fingerprint import fingerprint as output_fingerprint
@@ -65,6 +66,7 @@ def new_render_id() -> int:
     return secrets.randbelow((1 << 63) - 1) + 1
 
 
+@without_blas_threads
 def render(
     job: RenderJob,
     *,
