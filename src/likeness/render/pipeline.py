@@ -7,6 +7,10 @@ Consent is checked first and a refusal writes nothing; the quota is used only wh
 exists, so every earlier failure uses nothing and removes the temporary files. A render that
 finds the quota filled meanwhile discards its output and says so.
 
+The frame work (faces, engine, composite, watermark, encode) is an executor's: here
+:class:`LocalExecutor`, or :class:`likeness.render.cluster.RayExecutor` on a cluster; everything
+before and after it is this module's, whichever runs the frames.
+
 For speed on a 2-core machine, every stage has its own thread and the frames flow through them
 in order. With ``--face largest|all`` and no reference photo, the analysis runs only
 ``hold_frames + 1`` frames ahead of the swap (the target is decoded once); when the final
@@ -26,7 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -75,6 +79,7 @@ def render(
     engine: swap.Engine | None = None,
     progress: bool = True,
     observer: Observer | None = None,
+    executor: Any = None,
 ) -> RenderRecord:
     """Run ``job`` and return its record; the output exists only if this returns.
 
@@ -83,6 +88,9 @@ def render(
     grant does not cover the job, :class:`InputError` for a bad target, output or reference.
     ``observer(stage, frame, frames)`` hears the progress (a studio worker's heartbeat); an
     exception it raises (a cancel) stops the render with nothing written and nothing used.
+    ``executor`` does the frame work: :class:`LocalExecutor` (the default, this process) or
+    :class:`likeness.render.cluster.RayExecutor` (a video's frames on a cluster); consent, the
+    probe, the seal, the use of the quota and the record stay here whichever it is.
     """
     observe = observer or _silent
     overwrite = bool(job.option("overwrite"))
@@ -91,38 +99,65 @@ def render(
         raise InputError(f"{job.reference}: no such file (the --reference photo)")
     if engine is None and job.engine not in swap.engine_names():
         raise InputError(f"unknown swap engine {job.engine!r}; available: {', '.join(swap.engine_names())}")
+    if executor is not None and engine is not None:
+        raise InputError(f"the {executor.name} executor makes its engines where it runs; pass no engine with it")
     decision = _authorize(job, vault)
     info = media.probe(job.target)
     total = int(info.frame_count) if info.kind == "video" and info.frame_count else (1 if info.kind == "image" else None)
     observe("analysing", 0, total)
     plan = plan_output(job.output, job.target, info.kind, overwrite=overwrite)
+    render_id = new_render_id()
+    visible = bool(job.option("visible_label")) or bool(getattr(decision.grant, "visible_label", False))
+    is_recorded = lambda sha: vault.render_by_output(sha) is not None  # noqa: E731 - a recorded output is recovered, not swept
+    if executor is None or info.kind != "video":  # a picture is one frame: swapped here
+        executor = LocalExecutor(engine)
+    work = FrameWork(job=job, info=info, render_id=render_id, visible=visible, watermark_key=vault.watermark_key())
+    with PendingOutput(plan, registry=pending_registry(vault.settings.home), is_recorded=is_recorded) as pending, pending.named_in_errors():
+        done = executor.render_frames(work, vault=vault, analyzer=analyzer, destination=pending.encoded, observe=observe,
+                                      progress=progress)
+        return _finish(job, vault, decision, pending, render_id, done, observe, total)
 
-    max_gap = int(job.option("hold_frames"))
-    # Analysis and swap run together when no choice of faces waits for the end of the target
-    # (the usual case); otherwise the whole target is analysed first.
-    streaming = info.kind == "video" and job.reference is None and job.face in ("largest", "all")
-    if not streaming:
-        analysis = _analyse(job, info, analyzer, progress)
-        if not any(analysis.faces):
-            raise NoFaceError(f"{job.target}: no face found in the target; nothing was written")
-        chosen_track = None
-        if job.reference is not None:
-            chosen_track = _match_reference(job.reference, analysis, analyzer)
-        selected, holds = plan_swaps(analysis.faces, job.face, chosen_track=chosen_track, max_gap=max_gap)
 
-    faceset = vault.faceset(job.identity)  # decrypted in memory only
-    made = engine is None
-    engine = engine if engine is not None else _make_engine(job)
-    with _closed_after(engine if made else None):  # an engine made here holds native models: released here
-        engine.prepare(faceset)
-        del faceset
+@dataclass(frozen=True)
+class LocalExecutor:
+    """The frame work in this process: decode, analysis, engine, composite and encoder on their own threads.
 
-        render_id = new_render_id()
-        visible = bool(job.option("visible_label")) or bool(getattr(decision.grant, "visible_label", False))
-        swapper = FrameSwapper(engine, colour=job.option("colour"), blend=job.option("blend"))
-        marks = _Marks(info, vault.watermark_key(), render_id)
-        is_recorded = lambda sha: vault.render_by_output(sha) is not None  # noqa: E731 - a recorded output is recovered, not swept
-        with PendingOutput(plan, registry=pending_registry(vault.settings.home), is_recorded=is_recorded) as pending, pending.named_in_errors():
+    With ``--face largest|all`` and no reference photo, the analysis runs only ``hold_frames + 1``
+    frames ahead of the swap (the target is decoded once); when the final ranking of tracks turns
+    out to choose other faces than the ranking so far did, the swap pass runs again. Otherwise the
+    whole target is analysed first (its frames kept in memory when they fit ``FRAME_CACHE_BYTES``),
+    then swapped. ``engine``: a caller-owned engine to reuse (else one is made and closed here).
+    """
+
+    engine: swap.Engine | None = None
+    name: ClassVar[str] = "local"
+
+    def render_frames(self, work: FrameWork, *, vault: Any, analyzer: faces.FaceAnalyzer, destination: Path,
+                      observe: Observer, progress: bool = True) -> FrameResult:
+        """Swap, mark and encode ``work``'s target into ``destination``."""
+        job, info, engine = work.job, work.info, self.engine
+        total = int(info.frame_count) if info.kind == "video" and info.frame_count else (1 if info.kind == "image" else None)
+        max_gap = int(job.option("hold_frames"))
+        # Analysis and swap run together when no choice of faces waits for the end of the target
+        # (the usual case); otherwise the whole target is analysed first.
+        streaming = info.kind == "video" and job.reference is None and job.face in ("largest", "all")
+        if not streaming:
+            analysis = _analyse(job, info, analyzer, progress)
+            if not any(analysis.faces):
+                raise NoFaceError(f"{job.target}: no face found in the target; nothing was written")
+            chosen_track = None
+            if job.reference is not None:
+                chosen_track = _match_reference(job.reference, analysis, analyzer)
+            selected, holds = plan_swaps(analysis.faces, job.face, chosen_track=chosen_track, max_gap=max_gap)
+
+        faceset = vault.faceset(job.identity)  # decrypted in memory only
+        made = engine is None
+        engine = engine if engine is not None else _make_engine(job)
+        with _closed_after(engine if made else None):  # an engine made here holds native models: released here
+            engine.prepare(faceset)
+            del faceset
+            swapper = FrameSwapper(engine, colour=job.option("colour"), blend=job.option("blend"))
+            marks = _Marks(info, work.watermark_key, work.render_id)
             if streaming:
                 analysis, selected, holds = _Analysis(faces=[]), [], []
                 frames = _streamed(job, info, analyzer, progress, analysis, selected, holds)
@@ -131,7 +166,7 @@ def render(
                 if frames is None:
                     frames = prefetched(_frames(job.target, info, progress, "swapping"), LOOKAHEAD_FRAMES, name="likeness-decode")
             try:
-                count = _encode(frames, pending.encoded, plan, job, info, marks, visible, selected, holds, swapper, observe, total)
+                count = _encode(frames, destination, None, job, info, marks, work.visible, selected, holds, swapper, observe, total)
             finally:
                 frames.close()  # stops the decode and analysis threads at once, even on an error
             if streaming:
@@ -142,42 +177,74 @@ def render(
                     # A face that grew into the largest late in the target: swap again with the final choice.
                     log.info("%s: the choice of faces changed after the swap began; swapping again", job.target)
                     swapper = FrameSwapper(engine, colour=job.option("colour"), blend=job.option("blend"))
-                    marks = _Marks(info, vault.watermark_key(), render_id)
+                    marks = _Marks(info, work.watermark_key, work.render_id)
                     frames = prefetched(_frames(job.target, info, progress, "swapping again"), LOOKAHEAD_FRAMES, name="likeness-decode")
                     try:
-                        count = _encode(frames, pending.encoded, plan, job, info, marks, visible, *final, swapper, observe, total)
+                        count = _encode(frames, destination, None, job, info, marks, work.visible, *final, swapper, observe, total)
                     finally:
                         frames.close()
-            if swapper.swapped_frames == 0 and swapper.left_frames:
-                raise InputError(
-                    f"{job.target}: no face was swapped: the head is turned further than the crops of {job.identity!r} show "
-                    f"({round(100 * swapper.least_coverage)}% of it covered); enrol three-quarter and profile photos of "
-                    "the identity. Nothing was written and the grant was not used")
-            if swapper.swapped_frames == 0:
-                raise LikenessError(f"{job.target}: the {job.engine} engine failed on every frame; nothing was written")
-            pending.checkpoint("encoded")
-            observe("sealing", count, total)
-            fingerprint = Fingerprint(tuple(marks.prints)).to_bytes()
-            chain_pem, key_pem = vault.c2pa_signing()
+        return FrameResult(count, swapper.tally(), tuple(marks.prints), {"executor": self.name})
 
-            def produce(n: int) -> RenderRecord:
-                # Runs inside the ledger's transaction: the number sealed into the output is exact.
-                now = time.time()
-                pending.checkpoint("sealing")
-                assertion = consent_assertion(
-                    grant=decision.grant, signed=decision.signed, public_key=decision.public_key, scope=job.scope,
-                    vault_id=vault.vault_id, head=decision.head, n=n, time=now,
-                )
-                tagging.seal(pending.encoded, pending.sealed, render_id=render_id, chain_pem=chain_pem, key_pem=key_pem,
-                             consent=assertion, workdir=pending.folder)
-                pending.checkpoint("sealed")
-                return _record(job, render_id, pending.sealed, count, swapper, n=n, fingerprint=fingerprint, when=now)
 
-            # Recorded before the rename, so no output is ever unregistered (doctor finishes a rename cut short).
-            taken = consent.take(vault, decision, use="render", data={"engine": job.engine, "scope": job.scope}, produce=produce)
-            pending.commit(overwrite=overwrite)
-        assert taken.render is not None
-        return taken.render
+@dataclass(frozen=True)
+class FrameWork:
+    """What the frame work of one render needs besides the faceset and the engine: the job, the
+    probed target, the render id and watermark key the frames are marked with, and whether the
+    visible label goes on. An executor hands it to its workers sealed (the key is the studio's)."""
+
+    job: RenderJob
+    info: media.MediaInfo
+    render_id: int
+    visible: bool
+    watermark_key: bytes
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """What the frame work gives back: the frames encoded, the swap's tally, the fingerprints of
+    the sampled marked frames (in frame order), and notes for the record's settings."""
+
+    frames: int
+    tally: "SwapTally"
+    prints: tuple
+    notes: dict = field(default_factory=dict)
+
+
+def _finish(job: RenderJob, vault: Any, decision: Any, pending: PendingOutput, render_id: int, done: FrameResult,
+            observe: Observer, total: int | None) -> RenderRecord:
+    """After the frames are encoded in ``pending``: refuse an output with no face swapped, then take
+    the render from the quota, seal the output with its number, record it, and give it its name."""
+    swapper, count = done.tally, done.frames
+    if swapper.swapped_frames == 0 and swapper.left_frames:
+        raise InputError(
+            f"{job.target}: no face was swapped: the head is turned further than the crops of {job.identity!r} show "
+            f"({round(100 * swapper.least_coverage)}% of it covered); enrol three-quarter and profile photos of "
+            "the identity. Nothing was written and the grant was not used")
+    if swapper.swapped_frames == 0:
+        raise LikenessError(f"{job.target}: the {job.engine} engine failed on every frame; nothing was written")
+    pending.checkpoint("encoded")
+    observe("sealing", count, total)
+    fingerprint = Fingerprint(tuple(done.prints)).to_bytes()
+    chain_pem, key_pem = vault.c2pa_signing()
+
+    def produce(n: int) -> RenderRecord:
+        # Runs inside the ledger's transaction: the number sealed into the output is exact.
+        now = time.time()
+        pending.checkpoint("sealing")
+        assertion = consent_assertion(
+            grant=decision.grant, signed=decision.signed, public_key=decision.public_key, scope=job.scope,
+            vault_id=vault.vault_id, head=decision.head, n=n, time=now,
+        )
+        tagging.seal(pending.encoded, pending.sealed, render_id=render_id, chain_pem=chain_pem, key_pem=key_pem,
+                     consent=assertion, workdir=pending.folder)
+        pending.checkpoint("sealed")
+        return _record(job, render_id, pending.sealed, count, swapper, n=n, fingerprint=fingerprint, when=now, notes=done.notes)
+
+    # Recorded before the rename, so no output is ever unregistered (doctor finishes a rename cut short).
+    taken = consent.take(vault, decision, use="render", data={"engine": job.engine, "scope": job.scope}, produce=produce)
+    pending.commit(overwrite=bool(job.option("overwrite")))
+    assert taken.render is not None
+    return taken.render
 
 
 class _Marks:
@@ -293,10 +360,17 @@ def _analyse(job: RenderJob, info: media.MediaInfo, analyzer: faces.FaceAnalyzer
         if want_embeddings:
             result.embeddings = {f.track: [analyzer.embed(image, f)] for f in found}  # type: ignore[misc]
         return result
-    seen: dict[int, int] = {}
     decoded = prefetched(_frames(job.target, info, progress, "analysing"), LOOKAHEAD_FRAMES, name="likeness-decode")
-    for frame, tracked in _tracked(faces.analyze_video(_cached(decoded, result, FRAME_CACHE_BYTES), analyzer)):
-        if want_embeddings:
+    return _analyse_frames(_cached(decoded, result, FRAME_CACHE_BYTES), analyzer, result, embed_from=0 if want_embeddings else None)
+
+
+def _analyse_frames(frames: Iterator[media.Frame], analyzer: faces.FaceAnalyzer, result: _Analysis, *,
+                    embed_from: int | None) -> _Analysis:
+    """Track the faces of ``frames`` into ``result.faces``; with ``embed_from``, sample embeddings
+    of each track (every ``REFERENCE_SAMPLE_EVERY``-th frame of it) from that frame index on."""
+    seen: dict[int, int] = {}
+    for frame, tracked in _tracked(faces.analyze_video(frames, analyzer)):
+        if embed_from is not None and frame.index >= embed_from:
             for face in tracked:
                 n = seen.get(face.track, 0)
                 seen[face.track] = n + 1
@@ -395,6 +469,28 @@ def _match_reference(reference: Path, analysis: _Analysis, analyzer: faces.FaceA
     return track
 
 
+@dataclass(frozen=True)
+class SwapTally:
+    """How a render's swap went, frame by frame: the numbers its record keeps (see :class:`FrameSwapper`)."""
+
+    failed_frames: int = 0
+    swapped_frames: int = 0
+    max_upscale: float = 1.0
+    soft_frames: int = 0
+    pose_frames: int = 0
+    least_coverage: float = 1.0
+    left_frames: int = 0
+
+    @staticmethod
+    def combine(tallies: "list[SwapTally]") -> "SwapTally":
+        """The tally of consecutive pieces of one render."""
+        return SwapTally(
+            **{name: sum(getattr(t, name) for t in tallies) for name in ("failed_frames", "swapped_frames", "soft_frames", "pose_frames", "left_frames")},
+            max_upscale=max((t.max_upscale for t in tallies), default=1.0),
+            least_coverage=min((t.least_coverage for t in tallies), default=1.0),
+        )
+
+
 class FrameSwapper:
     """Swaps the chosen faces of one frame after another, smoothing colour and mask per track.
 
@@ -470,6 +566,15 @@ class FrameSwapper:
         self.left_frames += left
         return out
 
+    def tally(self) -> SwapTally:
+        """The counts so far, as one value (what the record keeps; an executor adds up its chunks')."""
+        return SwapTally(**{name: getattr(self, name) for name in SwapTally.__dataclass_fields__})
+
+    def restart_tally(self) -> None:
+        """Count from here on only (the smoothing state is kept): a chunk's lead-in frames are not its own."""
+        for name, value in vars(SwapTally()).items():
+            setattr(self, name, value)
+
     def _hold(self, frame: Image, track: int) -> tuple[Image, bool]:
         """``frame`` with the track's last good face, if it has one (else unchanged)."""
         last = self.smoother.last(track)
@@ -496,8 +601,11 @@ def _encode(
     swapper: FrameSwapper,
     observe: Observer,
     total: int | None,
+    *,
+    audio: bool = True,
 ) -> int:
-    """Swap, watermark and write every frame to ``path``; returns the number of frames."""
+    """Swap, watermark and write every frame to ``path`` (a file, or an in-memory one); returns the
+    number of frames. ``audio``: copy the target's audio (a piece of a video is joined without)."""
     count = 0
     marks.clear()
     marker, render_id = marks.marker, marks.render_id  # one per render: layouts and tiled patterns reused by every frame
@@ -526,7 +634,7 @@ def _encode(
                 if writer is None:
                     height, width = swapped.shape[:2]
                     writer = stack.enter_context(
-                        media.VideoWriter(path, width=width, height=height, fps=info.fps, audio_from=job.target,
+                        media.VideoWriter(path, width=width, height=height, fps=info.fps, audio_from=job.target if audio else None,
                                           crf=int(job.option("crf")), preset=job.option("preset"))
                     )
                     # Entered after the writer, so it is drained before the writer closes.
@@ -551,8 +659,8 @@ def _encode(
     return count
 
 
-def _record(job: RenderJob, render_id: int, output_file: Path, frames: int, swapper: FrameSwapper, *,
-            n: int, fingerprint: bytes, when: float) -> RenderRecord:
+def _record(job: RenderJob, render_id: int, output_file: Path, frames: int, swapper: SwapTally, *,
+            n: int, fingerprint: bytes, when: float, notes: dict | None = None) -> RenderRecord:
     settings = {
         **job.settings(),
         "target": str(job.target),
@@ -566,6 +674,7 @@ def _record(job: RenderJob, render_id: int, output_file: Path, frames: int, swap
         "pose_coverage_frames": swapper.pose_frames,
         "least_pose_coverage": round(swapper.least_coverage, 2),
         "pose_left_frames": swapper.left_frames,
+        **(notes or {}),
     }
     if swapper.pose_frames:
         log.warning(

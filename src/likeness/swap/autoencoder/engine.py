@@ -62,6 +62,13 @@ class AutoencoderEngine:
 
     def prepare(self, faceset: Any) -> None:
         """Load the identity's model from the vault: ``model`` if given, else its latest one."""
+        payload, meta = self.model_payload(faceset)
+        self.meta = meta
+        self.net = load_model(payload, device=self.device)
+
+    def model_payload(self, faceset: Any) -> tuple[bytes, dict]:
+        """The checkpoint and meta :meth:`prepare` loads (checked: the faceset's identity's, under a
+        grant not revoked), without loading it: a cluster driver seals them for its workers."""
         identity = getattr(faceset, "identity", None)
         payload, meta = self._payload, self._meta or {}
         if payload is None:
@@ -80,8 +87,7 @@ class AutoencoderEngine:
         owner = meta.get("identity")
         if identity is not None and owner is not None and owner != identity:
             raise InputError(f"model {self.model_id} was trained for {owner!r}, not {identity!r}")
-        self.meta = meta
-        self.net = load_model(payload, device=self.device)
+        return payload, meta
 
     @torch.no_grad()
     def swap(self, frame: Image, face: Face) -> Patch:
