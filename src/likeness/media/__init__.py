@@ -12,7 +12,7 @@ be shadowed by the submodule the first time anything imports it.
 from likeness.lazy import lazy
 from likeness.media.digest import sha256_file
 from likeness.media.errors import MediaError
-from likeness.media.image import read_image, write_image
+from likeness.media.image import decode_image, encode_png, read_image, write_image
 from likeness.media.probe import is_video, probe
 from likeness.media.rotation import rotate_upright
 from likeness.media.types import Frame, Image, MediaInfo
@@ -34,6 +34,8 @@ __getattr__ = lazy(__name__, _LAZY)
 
 __all__ = [
     "sha256_file",
+    "decode_image",
+    "encode_png",
     "Frame",
     "FrameReader",
     "Image",

@@ -6,6 +6,7 @@ decoded (the decompression-bomb guard); the limit is an argument, not Pillow's g
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 from types import MappingProxyType
@@ -34,28 +35,32 @@ def check_file(path: str | Path) -> Path:
     return path
 
 
-def open_image(path: Path, max_pixels: int) -> PILImage.Image:
-    """Open lazily (header only) and refuse unknown kinds and oversized images before decoding."""
+def open_image(path: Path | io.BytesIO, max_pixels: int, *, name: str | None = None) -> PILImage.Image:
+    """Open lazily (header only) and refuse unknown kinds and oversized images before decoding.
+
+    ``path`` may be encoded bytes in memory; ``name`` then says what they are in messages.
+    """
+    label = name if name is not None else path
     try:
         with warnings.catch_warnings():
             # Our own max_pixels decides; Pillow's global warning threshold does not.
             warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
             im = PILImage.open(path)
     except PILImage.DecompressionBombError as exc:
-        raise MediaError(f"{path}: image too large to decode safely ({exc})") from None
+        raise MediaError(f"{label}: image too large to decode safely ({exc})") from None
     except UnidentifiedImageError:
-        raise MediaError(f"{path}: not an image file PNG, JPEG or WebP can read") from None
+        raise MediaError(f"{label}: not an image file PNG, JPEG or WebP can read") from None
     except OSError as exc:
-        raise MediaError(f"{path}: cannot read image ({exc})") from None
+        raise MediaError(f"{label}: cannot read image ({exc})") from None
     if im.format not in READ_FORMATS:
         fmt = im.format
         im.close()
-        raise MediaError(f"{path}: unsupported image type {fmt} (use PNG, JPEG or WebP)")
+        raise MediaError(f"{label}: unsupported image type {fmt} (use PNG, JPEG or WebP)")
     width, height = im.size
     if width * height > max_pixels or width <= 0 or height <= 0:
         im.close()
         raise MediaError(
-            f"{path}: image of {width}x{height} pixels exceeds the limit of {max_pixels} "
+            f"{label}: image of {width}x{height} pixels exceeds the limit of {max_pixels} "
             "(possible decompression bomb)"
         )
     return im
@@ -91,16 +96,33 @@ def read_image(path: str | Path, *, max_pixels: int = 100_000_000) -> Image:
     transparency is composited on white. Anything wrong raises one-line :class:`MediaError`.
     """
     path = check_file(path)
-    im = open_image(path, max_pixels)
+    return _decode(open_image(path, max_pixels), path)
+
+
+def decode_image(data: bytes, *, name: str, max_pixels: int = 100_000_000) -> Image:
+    """Like :func:`read_image` for an image's encoded bytes held in memory (one embedded in another file)."""
+    return _decode(open_image(io.BytesIO(data), max_pixels, name=name), name)
+
+
+def _decode(im: PILImage.Image, label: object) -> Image:
     try:
         with im:
             im.load()
-            upright = ImageOps.exif_transpose(im)
-            return to_rgb8(upright)
+            return to_rgb8(ImageOps.exif_transpose(im))
     except MediaError:
         raise
     except (OSError, SyntaxError, ValueError) as exc:
-        raise MediaError(f"{path}: truncated or corrupt image ({exc})") from None
+        raise MediaError(f"{label}: truncated or corrupt image ({exc})") from None
+
+
+def encode_png(image: Image) -> bytes:
+    """The lossless PNG of an RGB uint8 image, in memory (for an image that goes inside another file)."""
+    array = np.asarray(image)
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
+        raise MediaError(f"expected an RGB uint8 image (H, W, 3), got {array.dtype} {array.shape}")
+    buffer = io.BytesIO()
+    PILImage.fromarray(np.ascontiguousarray(array), "RGB").save(buffer, "PNG", compress_level=6)
+    return buffer.getvalue()
 
 
 def write_image(path: str | Path, image: Image, *, quality: int = 95) -> None:
