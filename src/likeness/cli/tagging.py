@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def verify(
-        files: list[Path] = typer.Argument(..., help="Images or videos to check."),
+        files: list[Path] = typer.Argument(..., help="Images, videos or avatars (.glb, with their .c2pa beside them) to check."),
         as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
         talent_key: Optional[Path] = typer.Option(None, "--talent-key", help="A talent card: is the grant signed by this talent's key?"),
         revocations: Optional[Path] = typer.Option(None, "--revocations", help="The talent's signed revocations file: was the grant revoked before the render?"),
@@ -126,7 +126,15 @@ def _print_verdict(verdict: Any) -> None:
         console.print(f"  render {proof['n']} {quota} at {proof['render_time']}, window {proof['not_before']} .. {proof['expires']}"
                       + (f", revoked {proof['revoked']}" if proof["revoked"] else ""))
         console.print(f"  audit head: entry {proof['head_seq']} ({'signature ok' if proof['head_ok'] else 'does not verify'})")
-    console.print(f"  xmp: {data['xmp']['digital_source_type'] or 'none'}")
+    if data["model"] is not None:
+        model, extras = data["model"], data["model"]["extras"] or {}
+        sidecar = escape(model["sidecar"]) if model["sidecar"] else "missing"
+        console.print(f"  avatar: render {extras.get('render_id')}, grant {extras.get('grant_id')}, scope {extras.get('scope')}, "
+                      f"label {escape(str(extras.get('label')))!r}; C2PA sidecar {sidecar}")
+        if (extras.get("visible_label") or {}).get("required"):
+            console.print("  the grant asks for a visible label wherever the face is on screen")
+    else:
+        console.print(f"  xmp: {data['xmp']['digital_source_type'] or 'none'}")
     if data["render"]:
         r = data["render"]
         console.print(f"  render record ({data['attribution']}): {r.get('render_id')}, identity {escape(str(r.get('identity')))}, "

@@ -1,9 +1,9 @@
 """likeness.tagging: every output recognisable as synthetic (watermark, C2PA, XMP, visible label)."""
 
-from likeness.tagging.content_credentials import COMPOSITE_SOURCE, Manifest, read_manifest, sign
+from likeness.tagging.content_credentials import COMPOSITE_SOURCE, Manifest, read_manifest, sidecar_of, sign
 from likeness.tagging.fingerprint import MATCH_THRESHOLD as FINGERPRINT_THRESHOLD
 from likeness.tagging.fingerprint import Fingerprint, FingerprintMatch
-from likeness.tagging.seam import mark_frame, seal
+from likeness.tagging.seam import mark_frame, seal, seal_sidecar
 from likeness.tagging.verify import Verdict, verify
 from likeness.tagging.visible_label import LabelSchedule, label_box, visible_label
 from likeness.tagging.watermark import (
@@ -40,6 +40,8 @@ __all__ = [
     "read_manifest",
     "read_xmp_label",
     "seal",
+    "seal_sidecar",
+    "sidecar_of",
     "sign",
     "verify",
     "visible_label",

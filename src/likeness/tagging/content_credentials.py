@@ -9,6 +9,7 @@ leaves the machine, and no face is copied.
 from __future__ import annotations
 
 import base64
+import io
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +24,9 @@ CONSENT_LABEL = "com.likeness.consent"
 SOFT_BINDING_LABEL = "c2pa.soft-binding"
 SOFT_BINDING_ALG = "com.likeness.watermark.v1"
 SIGNABLE = {".jpg", ".jpeg", ".png", ".webp", ".mp4", ".mov"}
+SIDECAR_ONLY = {".glb"}  # the SDK cannot embed a manifest in these: it goes beside the file, bound to its bytes
+SIDECAR_SUFFIX = ".c2pa"
+MAX_SIDECAR_BYTES = 4 << 20
 CONSENT_KEYS = ("grant_id", "scope", "signer_role", "expires", "vault", "grant", "render", "audit_head")
 
 
@@ -50,6 +54,48 @@ def _context(settings: dict[str, Any]) -> c2pa.Context:
     return c2pa.Context(c2pa.Settings.from_dict(settings))
 
 
+def _manifest(title: str, mime: str, render_id: int, consent: dict[str, Any]) -> dict[str, Any]:
+    """The manifest every output gets: created (AI composite), watermarked, soft binding, consent."""
+    shown = {k: consent[k] for k in CONSENT_KEYS if consent.get(k) is not None}
+    agent = {"name": "likeness", "version": _version()}
+    return {
+        "claim_generator_info": [agent],
+        "title": title,
+        "format": mime,
+        "assertions": [
+            {
+                "label": "c2pa.actions",
+                "data": {
+                    "actions": [
+                        {"action": "c2pa.created", "digitalSourceType": COMPOSITE_SOURCE, "softwareAgent": agent},
+                        {"action": "c2pa.watermarked", "softwareAgent": agent, "parameters": {"alg": SOFT_BINDING_ALG}},
+                    ]
+                },
+            },
+            {
+                "label": SOFT_BINDING_LABEL,
+                "data": {
+                    "alg": SOFT_BINDING_ALG,
+                    "blocks": [{"scope": {}, "value": base64.b64encode(int(render_id).to_bytes(8, "big")).decode()}],
+                },
+            },
+            {"label": CONSENT_LABEL, "data": shown},
+        ],
+    }
+
+
+def _builder(manifest: dict[str, Any], chain_pem: bytes, key_pem: bytes) -> tuple[c2pa.Builder, c2pa.Signer]:
+    settings = {
+        "builder": {
+            "thumbnail": {"enabled": False},
+            "created_assertion_labels": ["c2pa.actions", SOFT_BINDING_LABEL, CONSENT_LABEL],
+        },
+        "verify": {"remote_manifest_fetch": False},
+    }
+    info = c2pa.C2paSignerInfo(alg=b"es256", sign_cert=chain_pem, private_key=key_pem, ta_url=None)
+    return c2pa.Builder(manifest, _context(settings)), c2pa.Signer.from_info(info)
+
+
 def sign(
     src: str | Path,
     dst: str | Path,
@@ -66,59 +112,59 @@ def sign(
         raise InputError(f"{src}: cannot sign {suffix or 'a file without suffix'}; C2PA signing covers {', '.join(sorted(SIGNABLE))}")
     if not src.is_file():
         raise InputError(f"{src}: no such file to sign")
-    shown = {k: consent[k] for k in CONSENT_KEYS if consent.get(k) is not None}
-    manifest = {
-        "claim_generator_info": [{"name": "likeness", "version": _version()}],
-        "title": dst.name,
-        "format": _mime(suffix),
-        "assertions": [
-            {
-                "label": "c2pa.actions",
-                "data": {
-                    "actions": [
-                        {
-                            "action": "c2pa.created",
-                            "digitalSourceType": COMPOSITE_SOURCE,
-                            "softwareAgent": {"name": "likeness", "version": _version()},
-                        },
-                        {
-                            "action": "c2pa.watermarked",
-                            "softwareAgent": {"name": "likeness", "version": _version()},
-                            "parameters": {"alg": SOFT_BINDING_ALG},
-                        },
-                    ]
-                },
-            },
-            {
-                "label": SOFT_BINDING_LABEL,
-                "data": {
-                    "alg": SOFT_BINDING_ALG,
-                    "blocks": [{"scope": {}, "value": base64.b64encode(int(render_id).to_bytes(8, "big")).decode()}],
-                },
-            },
-            {"label": CONSENT_LABEL, "data": shown},
-        ],
-    }
-    settings = {
-        "builder": {
-            "thumbnail": {"enabled": False},
-            "created_assertion_labels": ["c2pa.actions", SOFT_BINDING_LABEL, CONSENT_LABEL],
-        },
-        "verify": {"remote_manifest_fetch": False},
-    }
-    info = c2pa.C2paSignerInfo(alg=b"es256", sign_cert=chain_pem, private_key=key_pem, ta_url=None)
     try:
-        signer = c2pa.Signer.from_info(info)
-        builder = c2pa.Builder(manifest, _context(settings))
+        builder, signer = _builder(_manifest(dst.name, _mime(suffix), render_id, consent), chain_pem, key_pem)
         builder.sign_file(str(src), str(dst), signer)
     except c2pa.C2paError as exc:
         raise InputError(f"{src}: C2PA signing failed: {_one_line(exc)}") from exc
 
 
-def read_manifest(path: str | Path, trust_root: bytes | None = None) -> Manifest:
+def sign_sidecar(
+    asset: str | Path,
+    sidecar: str | Path,
+    *,
+    title: str,
+    chain_pem: bytes,
+    key_pem: bytes,
+    render_id: int,
+    consent: dict[str, Any],
+) -> None:
+    """Write ``sidecar``: a signed manifest store bound to ``asset``'s bytes, for a format the SDK cannot embed in.
+
+    The SDK's hard binding is then a data hash over the whole asset (``c2pa.hash.data``), so
+    any change to the asset, or to the sidecar, fails validation. ``asset`` is left as it is.
+    """
+    asset, sidecar = Path(asset), Path(sidecar)
+    suffix = asset.suffix.lower()
+    if suffix not in SIDECAR_ONLY:
+        raise InputError(f"{asset}: a sidecar manifest is for {', '.join(sorted(SIDECAR_ONLY))}; sign {suffix} files in place")
+    try:
+        builder, signer = _builder(_manifest(title, _mime(suffix), render_id, consent), chain_pem, key_pem)
+        builder.set_no_embed()
+        with open(asset, "rb") as source:
+            store = builder.sign(signer, _mime(suffix), source, io.BytesIO())
+    except c2pa.C2paError as exc:
+        raise InputError(f"{asset}: C2PA signing failed: {_one_line(exc)}") from exc
+    except OSError as exc:
+        raise InputError(f"{asset}: cannot read it to sign ({exc.strerror})") from None
+    sidecar.write_bytes(store)
+
+
+def sidecar_of(path: str | Path) -> Path | None:
+    """The sidecar manifest beside ``path`` (``face.c2pa`` or ``face.glb.c2pa``), if there is one."""
+    path = Path(path)
+    for candidate in (path.with_suffix(SIDECAR_SUFFIX), path.with_name(path.name + SIDECAR_SUFFIX)):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_manifest(path: str | Path, trust_root: bytes | None = None, *, sidecar: str | Path | None = None) -> Manifest:
     """The active manifest of ``path`` and its validation state, offline.
 
     ``trust_root``: one or more PEM root certificates; "trusted" means chained to one of them.
+    ``sidecar``: a manifest store kept beside the file (formats the SDK cannot embed in), checked
+    against the file's bytes.
     """
     path = Path(path)
     if not path.is_file():
@@ -127,7 +173,12 @@ def read_manifest(path: str | Path, trust_root: bytes | None = None) -> Manifest
     if trust_root is not None:
         settings["trust"] = {"trust_anchors": trust_root.decode()}
     try:
-        reader = c2pa.Reader(str(path), context=_context(settings))
+        if sidecar is not None:
+            store_bytes = _small_file(Path(sidecar))
+            with open(path, "rb") as asset:
+                reader = c2pa.Reader(_mime(path.suffix.lower()), asset, store_bytes, context=_context(settings))
+        else:
+            reader = c2pa.Reader(str(path), context=_context(settings))
     except c2pa.C2paError as exc:
         text = _one_line(exc)
         if "ManifestNotFound" in type(exc).__name__ or "not found" in text.lower() or "no jumbf" in text.lower():
@@ -141,7 +192,7 @@ def read_manifest(path: str | Path, trust_root: bytes | None = None) -> Manifest
         reader.close()
     manifest = _summarise(store)
     if manifest.signer_serial is not None:
-        manifest = replace(manifest, signer_sha256=_certificate_sha256(path, manifest.signer_serial))
+        manifest = replace(manifest, signer_sha256=_certificate_sha256(Path(sidecar) if sidecar is not None else path, manifest.signer_serial))
     return manifest
 
 
@@ -230,6 +281,16 @@ def _summarise(store: dict[str, Any]) -> Manifest:
     )
 
 
+def _small_file(path: Path) -> bytes:
+    """A sidecar manifest's bytes (a few kB; anything past MAX_SIDECAR_BYTES is not one)."""
+    try:
+        if path.stat().st_size > MAX_SIDECAR_BYTES:
+            raise InputError(f"{path}: too large for a C2PA manifest (over {MAX_SIDECAR_BYTES >> 20} MiB)")
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the C2PA sidecar ({exc.strerror})") from None
+
+
 def _mime(suffix: str) -> str:
     return {
         ".jpg": "image/jpeg",
@@ -238,6 +299,7 @@ def _mime(suffix: str) -> str:
         ".webp": "image/webp",
         ".mp4": "video/mp4",
         ".mov": "video/quicktime",
+        ".glb": "model/gltf-binary",
     }[suffix]
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from likeness.faces.types import Image
-from likeness.tagging.content_credentials import sign
+from likeness.tagging.content_credentials import sign, sign_sidecar
 from likeness.tagging.visible_label import Box, LabelSchedule, visible_label
 from likeness.tagging.watermark import PUBLIC_KEY, Watermarker
 from likeness.tagging.xmp import add_xmp_label
@@ -60,3 +60,20 @@ def seal(
         shutil.copyfile(path_in, staged)
         add_xmp_label(staged)
         sign(staged, path_out, chain_pem=chain_pem, key_pem=key_pem, render_id=render_id, consent=consent)
+
+
+def seal_sidecar(
+    path: str | Path,
+    sidecar: str | Path,
+    *,
+    title: str,
+    render_id: int,
+    chain_pem: bytes,
+    key_pem: bytes,
+    consent: dict[str, Any],
+) -> None:
+    """Write ``sidecar``: the signed C2PA manifest of ``path`` (a GLB, which the SDK cannot embed in), bound to its bytes.
+
+    ``title``: the file name the output will have. No XMP: the format carries its label itself.
+    """
+    sign_sidecar(path, sidecar, title=title, chain_pem=chain_pem, key_pem=key_pem, render_id=render_id, consent=consent)

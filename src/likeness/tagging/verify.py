@@ -35,7 +35,9 @@ from typing import Any
 from likeness.errors import InputError, LikenessError
 from likeness.faces.types import Image
 from likeness.media.digest import sha256_file
-from likeness.tagging.content_credentials import Manifest, read_manifest
+from likeness.media.gltf import is_glb
+from likeness.tagging.avatar_tags import AvatarTags, read_avatar
+from likeness.tagging.content_credentials import Manifest, read_manifest, sidecar_of
 from likeness.tagging.watermark import PUBLIC_KEY, Detection, Watermarker
 from likeness.tagging.xmp import read_xmp_label
 
@@ -88,6 +90,7 @@ class Verdict:
     consent: ConsentProof = ConsentProof(present=False)
     sha256: str = ""
     attribution: str | None = None  # how the render record was found: "hash", "fingerprint", "secret-mark"
+    model: dict[str, Any] | None = None  # an avatar (GLB): its sidecar manifest and what its extras claim
 
     @property
     def exit_code(self) -> int:
@@ -114,6 +117,7 @@ class Verdict:
             "xmp": {"digital_source_type": self.xmp},
             "render": self.render,
             "attribution": self.attribution,
+            "model": self.model,
         }
 
 
@@ -133,14 +137,24 @@ def verify(
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     roots = (trust_roots or b"") + (_vault_root(vault) or b"")
-    manifest = read_manifest(path, roots or None)
     unreadable = None
-    try:
-        frames = _frames(path)
-    except InputError as exc:
-        if manifest.state == "absent":
-            raise
-        frames, unreadable = [], str(exc)
+    avatar, sidecar = None, None
+    if is_glb(path):
+        # An avatar: the manifest sits beside it (bound to its bytes), the mark is in its texture.
+        avatar = read_avatar(path)
+        sidecar = sidecar_of(path)
+        manifest = read_manifest(path, roots or None, sidecar=sidecar) if sidecar is not None else Manifest(state="absent")
+        frames = [avatar.texture] if avatar.texture is not None else []
+        if avatar.texture is None:
+            unreadable = "; ".join(avatar.problems)
+    else:
+        manifest = read_manifest(path, roots or None)
+        try:
+            frames = _frames(path)
+        except InputError as exc:
+            if manifest.state == "absent":
+                raise
+            frames, unreadable = [], str(exc)
     if unreadable and manifest.state == "invalid" and not manifest.actions:
         # Neither pixels nor a manifest could be read: a broken or foreign file, not a tampered output.
         raise InputError(f"{path}: not a readable image or video ({unreadable})")
@@ -192,9 +206,48 @@ def verify(
     else:
         verdict, record, attribution, more = _attribute(vault, frames, mark_id, secret_id)
         reasons += more
+    if avatar is not None:
+        verdict, proof, more = _avatar_checks(avatar, sidecar, manifest, mark_id, verdict, proof,
+                                              talent_card=talent_card, revocations=revocations)
+        reasons += more
     if problems and verdict in ("intact", "confirmed"):
         verdict = "unconfirmed"  # a vault whose database was edited confirms nothing
-    return Verdict(str(path), verdict, detection, manifest, xmp, record, tuple(reasons), secret, proof, digest, attribution)
+    model = None if avatar is None else {"format": "glb", "sidecar": str(sidecar) if sidecar else None, "extras": avatar.summary()}
+    return Verdict(str(path), verdict, detection, manifest, xmp, record, tuple(reasons), secret, proof, digest, attribution, model)
+
+
+def _avatar_checks(avatar: AvatarTags, sidecar: Path | None, manifest: Manifest, mark_id: int | None, verdict: str,
+                   proof: ConsentProof, **keys: Any) -> tuple[str, ConsentProof, list[str]]:
+    """What an avatar's extras add to the verdict: they must agree with its manifest and its mark.
+
+    The sidecar binds the whole file, so an edited extras field already fails the manifest; this
+    also catches extras that contradict a manifest (or a mark) they were never signed with, and
+    says what the extras claim when the sidecar is gone.
+    """
+    reasons = [p for p in avatar.problems if avatar.texture is not None]
+    extras = avatar.extras
+    if extras is None:
+        return verdict, proof, reasons
+    named = avatar.render_id
+    claimed = f"render {extras.get('render_id')} under grant {extras.get('grant_id')} (scope {extras.get('scope')})"
+    if manifest.state == "absent":
+        # Unsigned claims: the talent-signed grant in them still checks, the rest is the mark's word.
+        if isinstance(extras.get("consent"), dict):
+            proof = consent_proof(extras["consent"], None, **keys)
+        return verdict, proof, reasons + [f"the GLB's extras claim {claimed}, but its C2PA sidecar "
+                                          f"({extras.get('content_credentials') or 'NAME.c2pa'}) is not beside it: unsigned claims"]
+    if manifest.state == "invalid":
+        return verdict, proof, reasons
+    contradictions = []
+    if named is None or (manifest.render_id is not None and named != manifest.render_id):
+        contradictions.append(f"the GLB's extras name render {extras.get('render_id')}, its signed manifest {hex_id(manifest.render_id)}")
+    if named is not None and mark_id is not None and named != mark_id:
+        contradictions.append(f"the GLB's extras name render {extras.get('render_id')}, its texture's watermark {hex_id(mark_id)}")
+    if extras.get("consent") != manifest.consent:
+        contradictions.append("the GLB's extras carry another consent proof than its signed manifest")
+    if extras.get("grant_id") != manifest.consent.get("grant_id") or extras.get("scope") != manifest.consent.get("scope"):
+        contradictions.append("the GLB's extras name another grant or scope than its signed manifest")
+    return ("tampered" if contradictions else verdict), proof, reasons + contradictions
 
 
 def _attribute(vault: Any, frames: list[Image], mark_id: int | None, secret_id: int | None) -> tuple[str, dict | None, str | None, list[str]]:
