@@ -42,7 +42,8 @@ class Fit:
     """The mean shape in metres, the views that made it and what was dropped.
 
     ``views`` holds every view's points brought into the mean's frame (for the morph targets);
-    ``used`` the indices of the views averaged into ``shape``; ``rejected`` those dropped as outliers.
+    ``used`` the indices of the views averaged into ``shape``; ``rejected`` those dropped as
+    outliers: a rest view far from the others, or any other view whose steady points are.
     """
 
     shape: Points  # (478, 3)
@@ -132,15 +133,29 @@ def fit_views(landmarks: Sequence[Landmarks], *, base: Sequence[int] | None = No
     used = chosen
     for _ in range(ITERATIONS):
         aligned = [onto(v, mean) for v in views]
-        residual = np.array([np.sqrt(((aligned[i] - mean) ** 2).sum(1).mean()) for i in chosen])
-        median = float(np.median(residual))
-        mad = float(np.median(np.abs(residual - median))) * 1.4826 + 1e-9
-        used = [i for i, r in zip(chosen, residual) if r <= median + OUTLIER_MADS * mad] or chosen
+        keep = _agreeing([_rms(aligned[i] - mean) for i in chosen])
+        used = [i for i, ok in zip(chosen, keep) if ok] or chosen
         mean = metric(_robust_mean(np.stack([aligned[i] for i in used])))
     aligned = [onto(v, mean) for v in views]
-    rms = float(np.sqrt(np.mean([((aligned[i] - mean) ** 2).sum(1).mean() for i in used])))
-    rejected = tuple(i for i in chosen if i not in used)
+    # The other views (expressive ones) are judged on the points an expression does not move.
+    steady = list(STEADY)
+    agree = _agreeing([_rms(a[steady] - mean[steady]) for a in aligned])
+    rejected = tuple(i for i in range(len(views)) if (i in chosen and i not in used) or (i not in chosen and not agree[i]))
+    rms = float(np.sqrt(np.mean([_rms(aligned[i] - mean) ** 2 for i in used])))
     return Fit(mean, tuple(aligned), tuple(used), rejected, rms)
+
+
+def _rms(offsets: Points) -> float:
+    return float(np.sqrt((offsets**2).sum(1).mean()))
+
+
+def _agreeing(residuals: Sequence[float]) -> list[bool]:
+    """Which residuals are not outliers: within ``OUTLIER_MADS`` median absolute deviations of the
+    median, or at most twice the median (a tight cluster's small spread rejects nobody)."""
+    r = np.asarray(residuals, np.float64)
+    median = float(np.median(r))
+    mad = float(np.median(np.abs(r - median))) * 1.4826
+    return [bool(v <= max(median + OUTLIER_MADS * mad, 2 * median)) for v in r]
 
 
 def mouth_aperture(landmarks: Landmarks) -> float:

@@ -127,8 +127,7 @@ class Morphs:
 
 def morph_targets(fit: Fit, expressions: Expressions) -> Morphs:
     """Every target of ``MORPH_TARGETS`` the crops show; the others in ``missing`` with the reason."""
-    used = set(fit.used) | set(range(len(fit.views)))
-    rejected = set(fit.rejected)
+    rejected = set(fit.rejected)  # a mesh fitted to the wrong face shows no expression either
     pick = {
         "jawOpen": expressions.mouth >= MOUTH_OPEN,
         "mouthSmileLeft": expressions.smile,
@@ -148,7 +147,7 @@ def morph_targets(fit: Fit, expressions: Expressions) -> Morphs:
     masks = _masks(fit.shape)
     targets, crops, missing = {}, {}, {}
     for name in MORPH_TARGETS:
-        chosen = [i for i in np.nonzero(pick[name])[0] if i in used and i not in rejected]
+        chosen = [int(i) for i in np.nonzero(pick[name])[0] if i not in rejected]
         if name == "jawOpen" and chosen:
             # The jaw target is the wide-open state: the more open half of the open crops.
             order = sorted(chosen, key=lambda i: -expressions.mouth[i])

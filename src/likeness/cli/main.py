@@ -16,7 +16,7 @@ from likeness.errors import LikenessError
 
 
 def build_app() -> typer.Typer:
-    from likeness.cli import doctor, faces, studio, swap, tagging, train, vault, worker
+    from likeness.cli import avatar, doctor, faces, studio, swap, tagging, train, vault, worker
 
     app = typer.Typer(
         name="likeness",
@@ -29,7 +29,7 @@ def build_app() -> typer.Typer:
     def root() -> None:
         """likeness: consent-first face swapping."""
 
-    for module in (faces, vault, swap, tagging, train, doctor, studio, worker):
+    for module in (faces, vault, swap, avatar, tagging, train, doctor, studio, worker):
         module.register(app)
 
     @app.command()

@@ -23,7 +23,7 @@ from likeness.vault.ledger import payload_sha256
 from likeness.vault.talent_keys import check_statement, key_fingerprint, read_signed
 from likeness.consent.grants import Grant, Revocation, Signed
 
-Use = Literal["render", "train"]
+Use = Literal["render", "train", "avatar"]
 
 
 @dataclass(frozen=True)
