@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from likeness.studio import problems, web
 from likeness.studio.problems import Problem
-from likeness.studio.routers import accounts, audit, identities, jobs, licences, outputs, sessions, uploads, verify
+from likeness.studio.routers import accounts, audit, avatars, identities, jobs, licences, outputs, sessions, uploads, verify
 
 API = "/api/v1"
 MAX_UPLOAD_BYTES = 2 << 30  # 2 GiB
@@ -31,7 +31,7 @@ def create_app(vault: Any, *, max_upload_bytes: int = MAX_UPLOAD_BYTES, open_sig
     app.state.open_signup = open_signup  # talents may make their own accounts
     app.state.face_check = FaceCheck()
     problems.install(app)
-    for module in (sessions, accounts, identities, licences, uploads, jobs, outputs, audit, verify):
+    for module in (sessions, accounts, identities, licences, uploads, jobs, avatars, outputs, audit, verify):
         app.include_router(module.router, prefix=API)
 
     @app.get(f"{API}/health", tags=["health"])

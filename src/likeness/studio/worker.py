@@ -173,6 +173,8 @@ def render_runner(job: Job, vault: Vault, report: Report, *, analyzer: Any = Non
     """The default runner: the job's render through :func:`likeness.render.render` (consent, tagging, the
     use of the grant and the record are all the pipeline's), then the output row the studio serves:
     held when the grant asks the talent to approve each output. ``analyzer``: one kept for the worker's life."""
+    if job.options.get("kind") == "avatar":
+        return avatar_runner(job, vault, report)
     from likeness import render as rendering
     from likeness.consent import load_grant
     from likeness.render.job import DEFAULT_OPTIONS
@@ -190,6 +192,23 @@ def render_runner(job: Job, vault: Vault, report: Report, *, analyzer: Any = Non
             record = rendering.render(render_job, vault=vault, analyzer=own, progress=False, observer=report)
     else:
         record = rendering.render(render_job, vault=vault, analyzer=analyzer, progress=False, observer=report)
+    if deliveries.output_of_job(vault, job.id) is None and _is_organisation(vault, job.organisation):
+        grant, _ = load_grant(vault, job.grant_id)
+        deliveries.add_output(vault, job_id=job.id, organisation=job.organisation, identity=job.identity, grant_id=job.grant_id,
+                              render_id=f"{record.render_id:016x}", path=job.output, held=grant.approval)
+    return record
+
+
+def avatar_runner(job: Job, vault: Vault, report: Report) -> Any:
+    """A job of kind ``avatar``: the export through :func:`likeness.render.avatar.export_avatar` (consent, tags,
+    the use of the grant and the record are all its), then the output row, held when the grant asks for approval."""
+    from likeness.consent import load_grant
+    from likeness.render.avatar import AvatarJob, export_avatar
+    from likeness.vault import deliveries
+
+    export = AvatarJob(identity=job.identity, grant_id=job.grant_id, output=Path(job.output), texture=int(job.options.get("texture", 2048)),
+                       expressions=bool(job.options.get("expressions", False)), organisation=job.organisation)
+    record = export_avatar(export, vault=vault, observer=report)
     if deliveries.output_of_job(vault, job.id) is None and _is_organisation(vault, job.organisation):
         grant, _ = load_grant(vault, job.grant_id)
         deliveries.add_output(vault, job_id=job.id, organisation=job.organisation, identity=job.identity, grant_id=job.grant_id,

@@ -46,14 +46,20 @@ def show_output(output_id: str, request: Request, me: Account = Depends(logged_i
     return output_view(_output_for(request, output_id, me))
 
 
-@router.get("/outputs/{output_id}/download")
-def download(output_id: str, request: Request, me: Account = Depends(logged_in)) -> FileResponse:
+def downloadable(request: Request, output_id: str, me: Account) -> tuple[deliveries.Output, Path]:
+    """The output and its file, when ``me`` may download it now (released, or the talent's own, or the operator)."""
     found = _output_for(request, output_id, me)
     if found.held and not me.represents(found.identity) and me.kind != "operator":
         raise Problem(403, "this output waits for the talent's approval (the grant asks for it)")
     path = Path(found.path)
     if not path.is_file():
         raise Problem(404, f"output {output_id} is no longer on this server")
+    return found, path
+
+
+@router.get("/outputs/{output_id}/download")
+def download(output_id: str, request: Request, me: Account = Depends(logged_in)) -> FileResponse:
+    found, path = downloadable(request, output_id, me)
     return FileResponse(path, filename=f"likeness-{found.render_id}{path.suffix}", headers={"Cache-Control": "no-store"})
 
 

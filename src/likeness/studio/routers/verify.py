@@ -22,26 +22,37 @@ router = APIRouter(tags=["verify"])
 
 
 @router.post("/verify")
-async def verify(file: UploadFile, request: Request) -> dict:
+async def verify(file: UploadFile, request: Request, manifest: UploadFile | None = None) -> dict:
+    """``manifest``: the C2PA sidecar (NAME.c2pa) of a file that keeps it beside itself (an avatar, .glb)."""
     limit = request.app.state.max_upload_bytes
     vault = request.app.state.vault
     suffix = Path(file.filename or "upload").suffix.lower()[:10] or ".bin"
     fd, name = tempfile.mkstemp(prefix=".verify-", suffix=suffix, dir=studio_dir(request, "tmp"))
     path = Path(name)
+    sidecar = path.with_suffix(".c2pa")
     try:
-        size = 0
-        with os.fdopen(fd, "wb") as out:
-            while chunk := await file.read(CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise Problem(413, f"the file is larger than this studio's limit of {limit} bytes")
-                out.write(chunk)
+        await _save(file, os.fdopen(fd, "wb"), limit)
+        if manifest is not None:
+            await _save(manifest, os.fdopen(os.open(sidecar, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb"), limit)
         verdict = run_verify(path, vault)
     finally:
         path.unlink(missing_ok=True)
+        sidecar.unlink(missing_ok=True)
     data = verdict.as_dict()
     data["path"] = file.filename
+    if data.get("model"):
+        data["model"]["sidecar"] = manifest.filename if manifest is not None and data["model"]["sidecar"] else None
     return _public(vault, data)
+
+
+async def _save(upload: UploadFile, out, limit: int) -> None:  # noqa: ANN001
+    size = 0
+    with out:
+        while chunk := await upload.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise Problem(413, f"the file is larger than this studio's limit of {limit} bytes")
+            out.write(chunk)
 
 
 def _public(vault, data: dict) -> dict:  # noqa: ANN001
@@ -63,6 +74,8 @@ def _public(vault, data: dict) -> dict:  # noqa: ANN001
     if not named:
         if data.get("consent"):
             data["consent"]["identity"] = None
+        if (data.get("model") or {}).get("extras"):
+            data["model"]["extras"]["identity"] = None
         if data.get("render"):
             data["render"]["identity"] = None
         for part in ("c2pa",):
