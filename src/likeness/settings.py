@@ -17,6 +17,7 @@ class Settings:
     database_url: str
     passphrase: str | None = None
     talent_passphrase: str | None = None
+    ray_address: str | None = None  # the Ray cluster renders with --executor ray join (None: a local one per render)
 
     @property
     def blobs(self) -> Path:
@@ -24,7 +25,7 @@ class Settings:
 
 
 def from_env(env: dict[str, str] | None = None) -> Settings:
-    """Settings from ``LIKENESS_HOME``, ``LIKENESS_DATABASE_URL`` and the passphrase variables."""
+    """Settings from ``LIKENESS_HOME``, ``LIKENESS_DATABASE_URL``, the passphrase variables and ``LIKENESS_RAY_ADDRESS``."""
     env = dict(os.environ) if env is None else env
     home = Path(env.get("LIKENESS_HOME") or platformdirs.user_data_dir("likeness")).expanduser()
     url = env.get("LIKENESS_DATABASE_URL") or f"sqlite:///{home / 'vault.db'}"
@@ -33,4 +34,5 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         database_url=url,
         passphrase=env.get("LIKENESS_PASSPHRASE"),
         talent_passphrase=env.get("LIKENESS_TALENT_PASSPHRASE"),
+        ray_address=env.get("LIKENESS_RAY_ADDRESS") or None,
     )

@@ -33,6 +33,10 @@ def register(app: typer.Typer) -> None:
         work_size: Optional[int] = typer.Option(None, "--work-size", help="Largest face side (px) the swap works at; default: the engine's."),
         visible_label: bool = typer.Option(False, "--visible-label", help="Add the visible AI-generated label even if the grant does not ask."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUTPUT if it exists (otherwise it is refused)."),
+        executor: str = typer.Option("local", "--executor", help="Where a video's frames are worked: local (this process) or ray (a Ray cluster)."),
+        ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join (host:port or auto); default: LIKENESS_RAY_ADDRESS, else a local cluster started for the render."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Ray workers at once (default: one per CPU of the cluster, per GPU with --device cuda)."),
+        chunk_seconds: float = typer.Option(20.0, "--chunk-seconds", min=0.1, help="Seconds of video per Ray chunk (cut at the keyframe after)."),
         as_json: bool = typer.Option(False, "--json", help="Print the render record as JSON."),
     ) -> None:
         """Swap an enrolled identity's face into TARGET, under a grant; the output is watermarked and signed."""
@@ -48,12 +52,22 @@ def register(app: typer.Typer) -> None:
         )
         if model is not None and engine != "autoencoder":
             raise InputError(f"--model is for the autoencoder engine, not {engine!r}")
-        vault = open_vault(settings.from_env())
-        # The trained engine reads its model from the vault; it is decrypted only in prepare(),
-        # after the pipeline's consent check.
-        made = swap.make_engine(engine, vault=vault, model=model, device=device) if engine == "autoencoder" else None
+        if executor not in ("local", "ray"):
+            raise InputError(f"--executor {executor!r}: use local or ray")
+        config = settings.from_env()
+        vault = open_vault(config)
+        made = cluster = None
+        if executor == "ray":
+            from likeness.render.cluster import RayExecutor
+
+            cluster = RayExecutor(address=ray_address or config.ray_address, workers=workers, chunk_seconds=chunk_seconds,
+                                  device=device, model=model)
+        elif engine == "autoencoder":
+            # The trained engine reads its model from the vault; it is decrypted only in prepare(),
+            # after the pipeline's consent check.
+            made = swap.make_engine(engine, vault=vault, model=model, device=device)
         with faces.FaceAnalyzer() as analyzer:
-            record = render(job, vault=vault, analyzer=analyzer, engine=made, progress=not as_json)
+            record = render(job, vault=vault, analyzer=analyzer, engine=made, progress=not as_json, executor=cluster)
         data = record_dict(record)
         if as_json:
             print(json.dumps(data, default=str, indent=2))

@@ -55,6 +55,7 @@ def video_index(path: str | Path) -> VideoIndex | None:
     timestamps, or two frames at one time), so the caller decodes it whole."""
     container, stream = open_video(path)
     try:
+        time_base = Fraction(stream.time_base)
         packets = [(p.pts, bool(p.is_keyframe)) for p in container.demux(stream) if p.size > 0]
     except AV_ERRORS as exc:
         raise MediaError(f"{path}: cannot read video ({exc})") from None
@@ -64,7 +65,7 @@ def video_index(path: str | Path) -> VideoIndex | None:
         return None
     order = sorted(packets)
     keyframes = tuple(i for i, (_, key) in enumerate(order) if key)
-    return VideoIndex(tuple(pts for pts, _ in order), keyframes, Fraction(stream.time_base))
+    return VideoIndex(tuple(pts for pts, _ in order), keyframes, time_base)
 
 
 def join_video(pieces: Sequence[bytes], output: str | Path, *, audio_from: str | Path | None = None) -> int:

@@ -52,6 +52,7 @@ CHUNK_SECONDS = 20.0  # video per chunk: long enough that the lead-in and a work
 LEAD_IN_SECONDS = 1.0  # frames before a chunk analysed and swapped for continuity (at least hold_frames + 1)
 MAX_CHUNK_ATTEMPTS = 3  # a chunk that kills its worker this often fails the render
 WAIT_S = 0.25  # the observer (a studio heartbeat, a cancel) is called at least this often
+RESTART_WAIT_S = 120.0  # how long a worker Ray restarts may take to answer again
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def _connected(address: str | None) -> Iterator[Any]:
             spill = {"type": "filesystem", "params": {"directory_path": os.path.join(temp, "spill")}}
             import json
 
-            ray.init(_temp_dir=temp, include_dashboard=False, log_to_driver=False, configure_logging=False,
+            ray.init(address="local", _temp_dir=temp, include_dashboard=False, log_to_driver=False, configure_logging=False,
                      _system_config={"object_spilling_config": json.dumps(spill)})
         else:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
@@ -210,7 +211,16 @@ class _Pool:
         self._wait([self._open(actor) for actor in self.actors], "starting")
 
     def _open(self, actor: Any) -> Any:
-        public = self.ray.get(actor.public_key.remote())
+        deadline = time.monotonic() + RESTART_WAIT_S
+        while True:  # an actor Ray is restarting answers "unavailable" for a moment
+            try:
+                public = self.ray.get(actor.public_key.remote())
+                break
+            except self.ray.exceptions.ActorUnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+                self.observe("reopening", 0, None)
+                time.sleep(WAIT_S)
         return actor.open.remote(self.key.wrap_for(public), self.bundle)
 
     def run(self, chunks: list[Chunk], stage: str, total: int, submit: Callable[[Any, Chunk], Any]) -> dict[int, Any]:
@@ -268,7 +278,7 @@ class _Pool:
         try:
             self._wait([self._open(actor)], "reopening")
         except self.ray.exceptions.RayActorError:
-            raise LikenessError(f"a worker died and Ray did not restart it; nothing was written") from None
+            raise LikenessError("a worker died and Ray did not restart it; nothing was written") from None
 
     def _wait(self, refs: list[Any], stage: str) -> None:
         pending = list(refs)

@@ -29,7 +29,8 @@ from likeness.render.prefetch import prefetched
 from likeness.render.sealing import RenderKey, WorkerKey
 
 # Test hook: "<analyse|swap>:<chunk number>:<marker file>" makes the worker process exit at once,
-# halfway through that chunk, the first time only (the marker file records that it did).
+# halfway through that chunk, the first time only (the marker file records that it did); every
+# chunk a worker starts is noted in "<marker file>.log" meanwhile.
 CRASH_ENV = "LIKENESS_TEST_RAY_CRASH"
 
 
@@ -185,6 +186,9 @@ def _crash_at(stage: str, chunk: Chunk):
     wanted_stage, _, rest = spec.partition(":")
     number, _, marker = rest.partition(":")
     armed = bool(marker) and wanted_stage == stage and number == str(chunk.number)
+    if marker:
+        with open(f"{marker}.log", "a") as log:
+            log.write(f"{stage} {chunk.number}\n")
 
     def observe(_stage: str, frame: int, _frames: int | None) -> None:
         if armed and frame >= chunk.frames // 2 and not os.path.exists(marker):

@@ -185,13 +185,18 @@ def render_runner(job: Job, vault: Vault, report: Report, *, analyzer: Any = Non
         scope=job.options.get("scope"), engine=job.options.get("engine", "retrieval"), face=job.options.get("face", "largest"),
         options={k: v for k, v in job.options.items() if k in DEFAULT_OPTIONS}, organisation=job.organisation,
     )
+    executor = None
+    if job.options.get("executor", "local") == "ray":  # which cluster is the worker's to say, never the client's
+        from likeness.render.cluster import RayExecutor
+
+        executor = RayExecutor(address=vault.settings.ray_address)
     if analyzer is None:
         from likeness.faces import FaceAnalyzer
 
         with FaceAnalyzer() as own:
-            record = rendering.render(render_job, vault=vault, analyzer=own, progress=False, observer=report)
+            record = rendering.render(render_job, vault=vault, analyzer=own, progress=False, observer=report, executor=executor)
     else:
-        record = rendering.render(render_job, vault=vault, analyzer=analyzer, progress=False, observer=report)
+        record = rendering.render(render_job, vault=vault, analyzer=analyzer, progress=False, observer=report, executor=executor)
     if deliveries.output_of_job(vault, job.id) is None and _is_organisation(vault, job.organisation):
         grant, _ = load_grant(vault, job.grant_id)
         deliveries.add_output(vault, job_id=job.id, organisation=job.organisation, identity=job.identity, grant_id=job.grant_id,

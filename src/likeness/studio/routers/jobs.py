@@ -37,6 +37,7 @@ class NewJob(BaseModel):
     scope: str | None = Field(default=None, max_length=40)
     engine: str = Field(default="retrieval", pattern="^(retrieval|autoencoder)$")
     face: str = Field(default="largest", max_length=10)
+    executor: str = Field(default="local", pattern="^(local|ray)$")  # ray: the worker's Ray cluster (LIKENESS_RAY_ADDRESS)
     options: dict = Field(default_factory=dict)
 
 
@@ -63,7 +64,7 @@ def submit(body: NewJob, request: Request, me: Account = Depends(kind("organisat
         raise Problem(403, "refused: " + "; ".join(decision.reasons))
     request.app.state.face_check(Path(upload.path))
     suffix = Path(upload.path).suffix if upload.kind == "image" else ".mp4"
-    options = dict(body.options, scope=body.scope, engine=body.engine, face=body.face)
+    options = dict(body.options, scope=body.scope, engine=body.engine, face=body.face, executor=body.executor)
     job = queue.enqueue(vault, organisation=me.organisation, account=me.username, identity=body.identity, grant_id=body.grant,
                         target=upload.path, output=str(studio_dir(request, "outputs") / f"{uuid.uuid4()}{suffix}"),
                         options=options)
