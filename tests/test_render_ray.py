@@ -260,3 +260,30 @@ def test_a_studio_job_asking_for_ray_renders_on_the_workers_cluster(studio, clip
     record = studio.vault.render(int(done.render_id, 16))
     assert record.settings["executor"] == "ray" and record.settings["frames"] == 105
     assert [p.name for p in tmp_path.iterdir()] == ["job.mp4"]
+
+
+def test_a_driver_killed_mid_render_leaves_no_output_and_doctor_clears_what_it_left(studio, clip, tmp_path):
+    import signal
+    import time
+
+    marker = tmp_path / "started"  # the workers note each chunk they start here (and crash nowhere)
+    env = {**os.environ, "LIKENESS_HOME": str(studio.home), "LIKENESS_PASSPHRASE": "vault passphrase", "LIKENESS_DATABASE_URL": "",
+           "RAY_ADDRESS": "", "LIKENESS_TEST_RAY_CRASH": f"none:0:{marker}"}
+    used = studio.vault.grant_record(studio.grant).used
+    out = tmp_path / "out"
+    out.mkdir()
+    cli = [sys.executable, "-m", "likeness.cli.main"]
+    driver = subprocess.Popen([*cli, "swap", str(clip), "-o", str(out / "o.mp4"), "--identity", "alice", "--grant", studio.grant,
+                               "--scope", "film", "--executor", "ray", "--workers", "2", "--chunk-seconds", str(CHUNK_SECONDS)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = Path(f"{marker}.log")
+    deadline = time.monotonic() + 120
+    while not (log.is_file() and "swap" in log.read_text()) and driver.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    driver.send_signal(signal.SIGKILL)  # while its workers swap
+    driver.wait()
+    assert [p.name.startswith(".likeness-render-") for p in out.iterdir()] == [True]  # only the hidden folder
+    doctor = subprocess.run([*cli, "doctor", "--json"], env=env, capture_output=True, text=True)
+    assert doctor.returncode == 0 and json.loads(doctor.stdout)["removed"] >= 1
+    assert list(out.iterdir()) == []
+    assert studio.vault.grant_record(studio.grant).used == used

@@ -25,6 +25,8 @@ its worker :data:`MAX_CHUNK_ATTEMPTS` times, any other failure, or an exception 
 
 from __future__ import annotations
 
+import fcntl
+import json
 import logging
 import os
 import shutil
@@ -52,6 +54,7 @@ CHUNK_SECONDS = 20.0  # video per chunk: long enough that the lead-in and a work
 LEAD_IN_SECONDS = 1.0  # frames before a chunk analysed and swapped for continuity (at least hold_frames + 1)
 MAX_CHUNK_ATTEMPTS = 3  # a chunk that kills its worker this often fails the render
 WAIT_S = 0.25  # the observer (a studio heartbeat, a cancel) is called at least this often
+LOCAL_FOLDER_PREFIX = "likeness-ray-"  # in the system's temporary folder: a local cluster's sockets, logs and spill
 RESTART_WAIT_S = 120.0  # how long a worker Ray restarts may take to answer again
 
 
@@ -167,27 +170,46 @@ def _connected(address: str | None) -> Iterator[Any]:
     if ray.is_initialized():
         yield ray
         return
-    temp = None
+    temp, lock = _private_folder() if address is None else (None, None)
     try:
-        if address is None:
-            temp = tempfile.mkdtemp(prefix="likeness-ray-")
-            spill = {"type": "filesystem", "params": {"directory_path": os.path.join(temp, "spill")}}
-            import json
-
-            ray.init(address="local", _temp_dir=temp, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                     _system_config={"object_spilling_config": json.dumps(spill)})
-        else:
-            ray.init(address=address, log_to_driver=False, configure_logging=False)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        if temp is not None:
-            shutil.rmtree(temp, ignore_errors=True)
-        raise InputError(f"cannot reach the Ray cluster {address or '(local)'}: {exc}") from None
-    try:
-        yield ray
+        try:
+            if temp is not None:
+                spill = {"type": "filesystem", "params": {"directory_path": str(temp / "spill")}}
+                ray.init(address="local", _temp_dir=str(temp), include_dashboard=False, log_to_driver=False, configure_logging=False,
+                         _system_config={"object_spilling_config": json.dumps(spill)})
+            else:
+                ray.init(address=address, log_to_driver=False, configure_logging=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise InputError(f"cannot reach the Ray cluster {address or '(local)'}: {exc}") from None
+        try:
+            yield ray
+        finally:
+            ray.shutdown()
     finally:
-        ray.shutdown()
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
+            os.close(lock)  # type: ignore[arg-type]
+
+
+def _private_folder() -> tuple[Path, int]:
+    """A new folder for a local cluster, locked for this process's life; folders of local clusters
+    whose driver was killed (their lock free, their Ray processes gone with it) are removed first."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{LOCAL_FOLDER_PREFIX}*"):
+        try:
+            fd = os.open(folder / "lock", os.O_RDWR | os.O_CLOEXEC)
+        except OSError:
+            continue  # being made right now, or not ours
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(folder, ignore_errors=True)
+        except BlockingIOError:
+            pass  # a render is using it
+        finally:
+            os.close(fd)
+    folder = Path(tempfile.mkdtemp(prefix=LOCAL_FOLDER_PREFIX))
+    fd = os.open(folder / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return folder, fd
 
 
 class _Pool:
