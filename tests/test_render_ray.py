@@ -172,6 +172,30 @@ def test_a_cancelled_cluster_render_writes_nothing_and_uses_nothing(studio, clip
     assert [e.event for e in studio.vault.audit_entries()].count("render.record") == records
 
 
+def test_autoencoder_chunks_get_the_weights_sealed_and_the_render_is_recorded(studio, cluster, tmp_path):
+    import torch
+
+    from likeness.render import render
+    from likeness.swap.autoencoder import TINY
+    from likeness.train import TrainJob, train_model
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        trained = train_model(TrainJob(identity="alice", grant_id=studio.grant, target=shared("grid_brbk7n.mpg"), device="cpu",
+                                       model_config=TINY, iterations=2, max_target_frames=4, scope="film"),
+                              vault=studio.vault, analyzer=studio.analyzer)
+    finally:
+        torch.set_num_threads(threads)
+    weights, _ = studio.vault.get_model(trained.model_id)
+    record = render(_job(studio, shared("grid_bbaf2n.mpg"), tmp_path / "ae.mp4", engine="autoencoder"), vault=studio.vault,
+                    analyzer=studio.analyzer, progress=False, executor=RayExecutor(workers=2, chunk_seconds=CHUNK_SECONDS, device="cpu"))
+    assert record.engine == "autoencoder" and record.settings["executor"] == "ray" and record.settings["chunks"] >= 2
+    assert record.settings["frames"] == media.probe(tmp_path / "ae.mp4").frame_count == 75
+    windows = [weights[k:k + 64] for k in (len(weights) // 3, len(weights) // 2, 2 * len(weights) // 3)]
+    assert _leaks(cluster, windows) == []
+
+
 def _secrets(studio) -> list[bytes]:
     """Byte strings that only plaintext talent data holds: windows of raw crop pixels, embeddings, landmarks."""
     found = []
