@@ -12,14 +12,11 @@ from the quota; an edited extras field, a replaced texture or a sidecar from ano
 from __future__ import annotations
 
 import dataclasses
-import functools
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -39,12 +36,11 @@ from likeness.render.avatar import AvatarJob, export_avatar
 from likeness.settings import Settings
 from likeness.vault import FacesetItem, init_vault
 from likeness.vault.enrolment import enrol
+from tests.avatar_viewer import CHROMIUM, JS, Viewer
 from tests.conftest import ROOT, SHARED_MEDIA
 
 TALENT = "talent passphrase for avatar tests"
-JS = ROOT / "tests" / "js"
 SHOTS = ROOT / "test-artifacts" / "avatar"
-CHROMIUM = os.environ.get("LIKENESS_TEST_CHROMIUM", "/usr/bin/chromium")
 ALICE_PHOTO = SHARED_MEDIA / "syn_SFHQ_pt1_00000161.jpg"
 GRACE_CLIP = SHARED_MEDIA / "grid_swiz3n.mpg"
 
@@ -323,58 +319,27 @@ def test_khronos_validator_reports_no_errors(alice, grace):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def viewer():
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"no Chromium at {CHROMIUM} (set LIKENESS_TEST_CHROMIUM)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    pytest.importorskip("playwright.sync_api")
     _node_tools()
-    with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"])
-        yield launched
-        launched.close()
+    with Viewer() as viewer:
+        yield viewer
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
+def _shoot(viewer: Viewer, glb: Path, name: str, **kw) -> tuple[Path, dict]:  # noqa: ANN003
+    shot = SHOTS / f"{name}.png"
+    return shot, viewer.shoot(glb, shot, **kw)
 
 
-@pytest.fixture(scope="module")
-def viewer(tmp_path_factory):
-    """tests/js (the page and three.js from node_modules) served on localhost, with a folder for the GLBs."""
-    root = tmp_path_factory.mktemp("viewer")
-    shutil.copy(JS / "view.html", root / "view.html")
-    (root / "node_modules").symlink_to(JS / "node_modules", target_is_directory=True)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-def _shoot(browser, viewer, glb: Path, name: str, *, yaw: float = 0, morphs: dict | None = None) -> tuple[Path, dict]:  # noqa: ANN001
-    root, url = viewer
-    shutil.copy(glb, root / glb.name)
-    page = browser.new_page(viewport={"width": 512, "height": 512})
-    try:
-        page.goto(f"{url}/view.html?file={glb.name}&yaw={yaw}&morphs={json.dumps(morphs or {})}")
-        page.wait_for_function("window.avatarReady === true", timeout=60_000)
-        info = page.evaluate("window.avatarInfo")
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        shot = SHOTS / f"{name}.png"
-        page.locator("canvas").screenshot(path=str(shot))
-    finally:
-        page.close()
-    return shot, info
-
-
-def test_three_js_draws_the_avatar_and_dlib_recognises_her(studio, alice, browser, viewer):
+def test_three_js_draws_the_avatar_and_dlib_recognises_her(studio, alice, viewer):
     job, _ = alice
-    front, info = _shoot(browser, viewer, job.output, "alice-front")
+    front, info = _shoot(viewer, job.output, "alice-front")
     assert "error" not in info, info
     assert [m["name"] for m in info["meshes"]] == ["face", "eye_left", "eye_right"]
     assert info["extras"]["likeness"]["label"] == "AI-generated likeness"
-    side, _ = _shoot(browser, viewer, job.output, "alice-45", yaw=45)
+    side, _ = _shoot(viewer, job.output, "alice-45", yaw=45)
     image = media.read_image(front)
     found = studio.analyzer.detect(image)
     assert found, "no face found in the front render"
@@ -384,12 +349,12 @@ def test_three_js_draws_the_avatar_and_dlib_recognises_her(studio, alice, browse
     assert studio.analyzer.detect(media.read_image(side)), "no face found at 45 degrees"
 
 
-def test_three_js_drives_the_morph_targets(grace, browser, viewer):
+def test_three_js_drives_the_morph_targets(grace, viewer):
     job, _ = grace
-    rest, info = _shoot(browser, viewer, job.output, "grace-front")
+    rest, info = _shoot(viewer, job.output, "grace-front")
     assert "jawOpen" in info["targets"]["face"]
-    opened, _ = _shoot(browser, viewer, job.output, "grace-jaw-open", morphs={"jawOpen": 1.0})
-    _shoot(browser, viewer, job.output, "grace-jaw-open-45", yaw=45, morphs={"jawOpen": 1.0})
+    opened, _ = _shoot(viewer, job.output, "grace-jaw-open", morphs={"jawOpen": 1.0})
+    _shoot(viewer, job.output, "grace-jaw-open-45", yaw=45, morphs={"jawOpen": 1.0})
     assert np.abs(media.read_image(rest).astype(int) - media.read_image(opened)).mean() > 0.5  # the mouth moved
 
 

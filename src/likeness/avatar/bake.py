@@ -5,13 +5,15 @@ the crop (the crop's own mesh, interpolated), how squarely the crop sees it (the
 the crop's surface normal there and its line of sight, raised to ``FACING_POWER`` so the most
 direct views dominate), whether the nose or a cheek hides it in that crop (a depth buffer of
 the crop's mesh), and whether glasses or hair cover it there (``faces.occlusion``). Only mesh
-triangles are sampled, so nothing of the background comes in.
+triangles turned to the camera are sampled, and none within a millimetre of their outline,
+so nothing of the background comes in.
 
 Each crop's unwrapped colours are first matched to the most frontal crop's (mean and spread in
 Lab over the texels both see), then all are blended band by band (a Laplacian pyramid per crop,
 weighted by a Gaussian pyramid of its weights), so the seams between views are as wide as each
 band and never a visible edge. A texel no crop sees squarely enough (``SEEN_COSINE``) is filled:
-from its mirror texel when that one is seen (the layout is symmetric), else by a smooth fill
+from its mirror texel when that one is seen (the layout is symmetric; relit to the seen side's
+shading), else by a smooth fill
 from the skin around it (an oblique view's colours there are as often ear, hair or background).
 ``Baked.filled`` is the share of the island so filled.
 """
@@ -33,8 +35,11 @@ FACING_POWER = 4.0
 SEEN_COSINE = 0.25  # about 75 degrees: a texel seen only more obliquely than this is filled instead
 DEPTH_TOLERANCE = 0.03  # of the crop's iris distance: a texel this far behind the surface in front is hidden
 OCCLUDER_GROW = 5  # pixels the glasses and hair masks are widened by
+SILHOUETTE = 0.02  # iris distances along the visible face's outline that are not sampled (about 1 mm: the sampler's reach)
 EXPRESSIVE_WEIGHT = 0.3  # a smiling or talking crop counts this much against a neutral one
 FEATHER = 12  # texels (at 1024) over which a filled region fades into the seen one
+LIGHT_BLUR = 40.0  # texels (at 1024): the scale of shading a mirrored region takes from the seen side
+MAX_RELIGHT = 1.8  # at most this much brighter or darker
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,6 +98,24 @@ def _depth_buffer(points: NDArray[np.float64], shape: tuple[int, int]) -> NDArra
     return depth
 
 
+def _face_core(points: NDArray[np.float64], shape: tuple[int, int], iod: float) -> NDArray[np.bool_]:
+    """The crop's pixels well inside the face it shows: the triangles turned to the camera (and the
+    eye and mouth openings), less a band of ``SILHOUETTE`` iris distances along their outline, where
+    a mesh point a little off the real edge would pick up background, hair or an ear."""
+    topo = topology()
+    t = topo.triangles
+    normals = np.cross(points[t[:, 1]] - points[t[:, 0]], points[t[:, 2]] - points[t[:, 0]])
+    toward = -normals[:, 2] > 0.05 * np.linalg.norm(normals, axis=1)
+    mask = np.zeros(shape, np.uint8)
+    shift = 4
+    for tri in np.round(points[t[toward], :2] * (1 << shift)).astype(np.int32):
+        cv2.fillConvexPoly(mask, tri, 1, shift=shift)
+    rims = [np.round(points[list(rim), :2] * (1 << shift)).astype(np.int32) for rim in (topo.lips, topo.left_eye, topo.right_eye)]
+    cv2.fillPoly(mask, rims, 1, shift=shift)
+    reach = max(1, round(SILHOUETTE * iod))
+    return cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)) > 0
+
+
 def _occluded(item: FacesetItem) -> NDArray[np.bool_]:
     """Glasses frames and hair over the crop's face, widened a little."""
     from likeness.faces.occlusion import source_occluders
@@ -121,7 +144,8 @@ def _view(item: FacesetItem, texels: TexelMap, weight: float) -> _View:
     front = _depth_buffer(points, (height, width))[row, col]
     visible = where[:, 2] <= front + DEPTH_TOLERANCE * iod
     clear = ~_occluded(item)[row, col]
-    facing = np.where(inside & visible & clear, facing, 0.0).astype(np.float32)
+    core = _face_core(points, (height, width), iod)[row, col]
+    facing = np.where(inside & visible & clear & core, facing, 0.0).astype(np.float32)
     map_x = np.full(texels.triangle.shape, -1.0, np.float32)
     map_y = map_x.copy()
     map_x[texels.island], map_y[texels.island] = x, y
@@ -219,6 +243,20 @@ def _pyramid_shapes(size: int, levels: int, channels: int) -> list[tuple[int, ..
     return shapes
 
 
+def _relit_mirror(blended: NDArray[np.float32], seen: NDArray[np.bool_], size: int) -> NDArray[np.float32]:
+    """The texture mirrored, its shading taken from the seen side's: a face lit from one side would
+    otherwise come back with a bright half and a dark half, and a bright band down the middle.
+
+    The mirror keeps its features (brows, lips, beard); its broad shading (Gaussian over
+    ``LIGHT_BLUR`` texels) is scaled to the smooth extension of the seen texels' own.
+    """
+    reach = LIGHT_BLUR * size / 1024
+    mirror, mirror_seen = blended[:, ::-1], seen[:, ::-1]
+    target = cv2.GaussianBlur(push_pull(blended, seen), (0, 0), reach)
+    source = cv2.GaussianBlur(push_pull(np.ascontiguousarray(mirror), mirror_seen), (0, 0), reach)
+    return np.clip(mirror * np.clip(target / np.maximum(source, 1e-3), 1 / MAX_RELIGHT, MAX_RELIGHT), 0, 1)
+
+
 def bake(items: Sequence[FacesetItem], size: int, *, expressive: Sequence[int] = ()) -> Baked:
     """Bake the face island of a ``size`` texture from ``items`` (crops with their 478 landmarks).
 
@@ -242,7 +280,7 @@ def bake(items: Sequence[FacesetItem], size: int, *, expressive: Sequence[int] =
     mirrored = missing & seen[:, ::-1]
     extrapolated = missing & ~mirrored
     out = blended.copy()
-    out[mirrored] = blended[:, ::-1][mirrored]
+    out[mirrored] = _relit_mirror(blended, seen, size)[mirrored]
     # Where a seen, a mirrored and a smoothly filled region meet, each fades over FEATHER texels
     # into a blurred copy, so no edge shows there (the eye and mouth openings are not such a
     # meeting: their rims stay sharp).
