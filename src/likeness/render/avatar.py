@@ -151,10 +151,8 @@ def export_avatar(job: AvatarJob, *, vault: Any, observer: Observer | None = Non
 
 def _authorize(job: AvatarJob, vault: Any) -> Any:
     """Ask consent for a ``game`` use (audited either way); the quota is used only when the GLB exists."""
-    request = consent.Request(identity=job.identity, grant_id=job.grant_id, scope=SCOPE, use="avatar",
-                              studio=job.organisation or vault.studio)
-    decision = consent.authorize(vault, request)
-    if not decision.allowed:
-        reasons = "; ".join(decision.reasons) or "no reason given"
-        raise ConsentError(f"avatar of {job.identity!r} under grant {job.grant_id} refused: {reasons}; nothing was written")
-    return decision
+    decision = consent.authorize(vault, consent.Request(job.identity, job.grant_id, SCOPE, "avatar", job.organisation or vault.studio))
+    if decision.allowed:
+        return decision
+    why = "; ".join(decision.reasons) or "no reason given"
+    raise ConsentError(f"avatar of {job.identity!r} under grant {job.grant_id} refused: {why}; nothing was written")
