@@ -200,6 +200,31 @@ def test_doctor_removes_stale_folders_reports_live_ones_and_recovers_recorded_ou
     assert left == [str(taken)]
 
 
+def test_a_recorded_output_comes_back_with_its_companion_and_never_without_it(tmp_path):
+    # An avatar's C2PA sidecar is a companion of its GLB: commit places it first, and doctor,
+    # recovering a recorded GLB whose render died before the renames, places it too (before, the
+    # GLB came back alone and verified as merely "confirmed").
+    home = tmp_path / "home"
+    out_dir = tmp_path / "renders"
+    out_dir.mkdir()
+    pending = _started(PendingOutput(OutputPlan(out_dir / "face.glb", ".glb"), registry=pending_registry(home)), sealed=b"glb")
+    pending.companion(".c2pa").write_bytes(b"manifest")
+    [folder] = _die(pending)
+    report = doctor(home, is_recorded=lambda sha: True)
+    assert [a.action for a in report.actions] == ["recovered"]
+    assert (out_dir / "face.glb").read_bytes() == b"glb" and (out_dir / "face.c2pa").read_bytes() == b"manifest"
+    assert not folder.exists()
+
+    # A companion that cannot be placed (its name is taken) keeps the output back as well.
+    (out_dir / "other.c2pa").write_bytes(b"someone else's")
+    pending = _started(PendingOutput(OutputPlan(out_dir / "other.glb", ".glb")), sealed=b"glb")
+    pending.companion(".c2pa").write_bytes(b"manifest")
+    with pytest.raises(InputError):
+        pending.commit()
+    pending.__exit__(None, None, None)
+    assert not (out_dir / "other.glb").exists() and (out_dir / "other.c2pa").read_bytes() == b"someone else's"
+
+
 def test_doctor_never_acts_on_a_path_that_is_not_a_render_folder(tmp_path):
     home = tmp_path / "home"
     precious = tmp_path / "precious"

@@ -22,7 +22,7 @@ from typing import Any
 from likeness import consent, tagging
 from likeness.errors import ConsentError, InputError
 from likeness.media.digest import sha256_file
-from likeness.render.output import OutputPlan, PendingOutput, pending_registry, place
+from likeness.render.output import OutputPlan, PendingOutput, pending_registry
 from likeness.render.pipeline import Observer, new_render_id
 from likeness.render.record import RenderRecord, consent_assertion, render_id_hex
 from likeness.tagging.avatar_tags import avatar_extras
@@ -32,7 +32,6 @@ from likeness.tagging.fingerprint import fingerprint as output_fingerprint
 SCOPE = "game"  # an avatar is a use of the likeness in a game: only a grant with this scope covers it
 SUFFIX = ".glb"
 ENGINE = "avatar"
-SIDECAR_NAME = "manifest.c2pa"  # in the hidden folder; not ``sealed.*``, which a sweep would take for the output
 
 log = logging.getLogger("likeness.render")
 
@@ -111,7 +110,7 @@ def export_avatar(job: AvatarJob, *, vault: Any, observer: Observer | None = Non
     is_recorded = lambda sha: vault.render_by_output(sha) is not None  # noqa: E731 - a recorded export is recovered, not swept
     with PendingOutput(OutputPlan(job.output, SUFFIX, job.overwrite), registry=registry, is_recorded=is_recorded) as pending, \
             pending.named_in_errors():
-        sidecar = pending.folder / SIDECAR_NAME
+        sidecar = pending.companion(SIDECAR_SUFFIX)  # placed beside the GLB before it, by commit or by doctor
         observe("sealing", 2, 3)
 
         def produce(n: int) -> RenderRecord:
@@ -137,13 +136,7 @@ def export_avatar(job: AvatarJob, *, vault: Any, observer: Observer | None = Non
 
         taken = consent.take(vault, decision, use="avatar",
                              data={"kind": ENGINE, "scope": SCOPE, "texture": job.texture, "expressions": job.expressions}, produce=produce)
-        # The sidecar first: a GLB never appears without its manifest beside it.
-        place(sidecar, job.sidecar, overwrite=job.overwrite)
-        try:
-            pending.commit(overwrite=job.overwrite)
-        except BaseException:
-            job.sidecar.unlink(missing_ok=True)
-            raise
+        pending.commit(overwrite=job.overwrite)  # the sidecar first: a GLB never appears without its manifest
     assert taken.render is not None
     log.info("avatar %s of %r written to %s", render_id_hex(render_id), job.identity, job.output)
     return taken.render

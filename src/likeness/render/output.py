@@ -55,6 +55,7 @@ LOCK_NAME = "lock"
 NOTE_NAME = "render.json"
 ENCODED_STEM = "encoded"
 SEALED_STEM = "sealed"
+COMPANION_STEM = "companion"  # a file the output needs beside it (an avatar's C2PA sidecar), placed as OUTPUT.<its suffix>
 REGISTRY_FOLDER = "pending"  # under LIKENESS_HOME
 NO_LOCK_GRACE_S = 60.0  # a render folder without its lock file yet is being created; stale only after this
 
@@ -198,6 +199,11 @@ class PendingOutput:
         _checkpoint("started", self.folder)
         return self
 
+    def companion(self, suffix: str) -> Path:
+        """Where to write a file the output needs beside it (e.g. ``.c2pa``): :meth:`commit` (or
+        ``doctor``, recovering the output) places it as the output's name with ``suffix``, first."""
+        return self.folder / f"{COMPANION_STEM}{suffix}"
+
     def checkpoint(self, stage: str) -> None:
         """Mark a stage of the render (``encoded``, ``sealing``, ...): the crash tests' pause point; a no-op otherwise."""
         _checkpoint(stage, self.folder)
@@ -211,7 +217,7 @@ class PendingOutput:
         overwrite = self.plan.overwrite if overwrite is None else overwrite
         _fsync(self.sealed)
         _checkpoint("before-rename", self.folder)
-        place(self.sealed, self.plan.path, overwrite=overwrite)
+        place_with_companions(self.folder, self.sealed, self.plan.path, overwrite=overwrite)
         self._committed = True
         _fsync(self.plan.path.parent)
         _checkpoint("committed", self.folder)
@@ -243,6 +249,22 @@ class PendingOutput:
         if self._entry is not None:
             self._entry.unlink(missing_ok=True)
             self._entry = None
+
+
+def place_with_companions(folder: Path, sealed: Path, output: Path, *, overwrite: bool = False) -> None:
+    """Place the render folder's companion files beside ``output``, then ``sealed`` as ``output``:
+    an output never appears without them. If a placement fails, the companions placed are taken back."""
+    placed: list[Path] = []
+    try:
+        for companion in sorted(folder.glob(f"{COMPANION_STEM}.*")):
+            beside = output.with_suffix(companion.suffix)
+            place(companion, beside, overwrite=overwrite)
+            placed.append(beside)
+        place(sealed, output, overwrite=overwrite)
+    except BaseException:
+        for beside in placed:
+            beside.unlink(missing_ok=True)
+        raise
 
 
 def place(source: Path, output: Path, *, overwrite: bool = False) -> None:
@@ -397,7 +419,7 @@ def _clear_stale(render_folder: Path, is_recorded: IsRecorded | None) -> DoctorA
                 return DoctorAction(render_folder, "kept", output, f"cannot check the vault: {exc}")
             if recorded:
                 try:
-                    place(sealed, output, overwrite=False)
+                    place_with_companions(render_folder, sealed, output, overwrite=False)
                 except InputError:
                     return DoctorAction(render_folder, "kept", output, f"a recorded output waits in {sealed}; {output} exists")
                 except OSError as exc:
