@@ -77,9 +77,8 @@ def clip(tmp_path_factory) -> Path:
 def cluster():
     """A local Ray cluster in a short private folder (Unix socket paths are short), spilling inside it."""
     folder = Path(tempfile.mkdtemp(prefix="lk-ray-", dir="/tmp"))
-    spill = {"type": "filesystem", "params": {"directory_path": str(folder / "spill")}}
-    ray.init(address="local", num_cpus=2, object_store_memory=STORE_BYTES, _temp_dir=str(folder), include_dashboard=False,
-             log_to_driver=False, configure_logging=False, _system_config={"object_spilling_config": json.dumps(spill)})
+    ray.init(address="local", num_cpus=2, object_store_memory=STORE_BYTES, _temp_dir=str(folder), object_spilling_directory=str(folder / "spill"),
+             include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         yield folder
     finally:
@@ -194,6 +193,40 @@ def test_autoencoder_chunks_get_the_weights_sealed_and_the_render_is_recorded(st
     assert record.settings["frames"] == media.probe(tmp_path / "ae.mp4").frame_count == 75
     windows = [weights[k:k + 64] for k in (len(weights) // 3, len(weights) // 2, 2 * len(weights) // 3)]
     assert _leaks(cluster, windows) == []
+
+
+def test_a_revocation_while_the_cluster_analyses_stops_the_render_before_the_swap(studio, clip, cluster, tmp_path):
+    from likeness import consent
+    from likeness.errors import ConsentError
+    from likeness.render import render
+    from tests.test_render_pipeline import TALENT
+
+    grant = consent.create_grant(studio.vault, "alice", grantee="test-studio", scopes=["film"], expires="2035-01-01", talent_passphrase=TALENT)
+    stages = []
+
+    def revoke_midway(stage, frame, frames):
+        stages.append(stage)
+        if stage == "analysing" and frame > 0 and stages.count("revoked") == 0:
+            stages.append("revoked")
+            consent.revoke_grant(studio.vault, grant.id, talent_passphrase=TALENT, reason="changed my mind")
+
+    with pytest.raises(ConsentError, match="stopped"):
+        render(_job(studio, clip, tmp_path / "out.mp4", grant=grant.id), vault=studio.vault, analyzer=studio.analyzer, progress=False,
+               observer=revoke_midway, executor=RayExecutor(workers=2, chunk_seconds=CHUNK_SECONDS))
+    assert "revoked" in stages and "swapping" not in stages
+    assert list(tmp_path.iterdir()) == [] and studio.vault.grant_record(grant.id).used == 0
+
+
+def test_gpu_workers_are_asked_for_only_where_the_cluster_has_a_gpu(studio, clip, cluster, tmp_path):
+    from likeness.errors import InputError
+
+    if ray.cluster_resources().get("GPU"):
+        pytest.skip("this cluster has a GPU")
+    work = FrameWork(job=_job(studio, clip, tmp_path / "o.mp4", engine="autoencoder"), info=media.probe(clip), render_id=RENDER_ID,
+                     visible=False, watermark_key=b"k" * 32)
+    with pytest.raises(InputError, match="no GPU"):
+        RayExecutor(device="cuda").render_frames(work, vault=studio.vault, analyzer=studio.analyzer, destination=tmp_path / "x.mp4",
+                                                 observe=_silent)
 
 
 def _secrets(studio) -> list[bytes]:

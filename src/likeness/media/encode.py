@@ -58,6 +58,7 @@ class VideoWriter:
         pix_fmt: str = "yuv420p",
         preset: str | None = None,
         container_format: str | None = None,
+        gop: int | None = None,
     ) -> None:
         in_memory = not isinstance(path, (str, Path))
         self.path = Path("<memory>." + (container_format or "mp4")) if in_memory else Path(path)
@@ -77,7 +78,7 @@ class VideoWriter:
             self._close_source()
             raise MediaError(f"{self.path}: cannot create video file ({exc})") from None
         try:
-            self._video = self._add_video(codec, pix_fmt, crf, preset)
+            self._video = self._add_video(codec, pix_fmt, crf, preset, gop)
             if self._audio is not None:
                 self._audio.add_to(self._out, self.path)
         except MediaError:
@@ -87,7 +88,7 @@ class VideoWriter:
             self._abort()
             raise MediaError(f"{self.path}: cannot set up {codec} encoding ({exc})") from None
 
-    def _add_video(self, codec: str, pix_fmt: str, crf: int, preset: str | None):
+    def _add_video(self, codec: str, pix_fmt: str, crf: int, preset: str | None, gop: int | None):
         if codec not in self._out.supported_codecs:
             raise MediaError(
                 f"{self.path}: a {self.path.suffix or 'this'} file cannot hold {codec} video; "
@@ -98,6 +99,8 @@ class VideoWriter:
         stream.height = self.height + self.height % 2
         stream.pix_fmt = pix_fmt
         stream.codec_context.time_base = Fraction(1, TICKS)
+        if gop is not None:
+            stream.codec_context.gop_size = int(gop)  # frames between keyframes at most (the encoder adds some at cuts)
         options: dict[str, str] = {}
         if codec in CRF_CODECS:
             options["crf"] = str(crf)

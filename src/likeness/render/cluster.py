@@ -26,7 +26,6 @@ its worker :data:`MAX_CHUNK_ATTEMPTS` times, any other failure, or an exception 
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import shutil
@@ -39,11 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from likeness import consent, faces, media, swap
-from likeness.errors import ConsentError, InputError, LikenessError, NoFaceError
+from likeness import faces, media, swap
+from likeness.errors import InputError, LikenessError, NoFaceError
 from likeness.render.chunks import Chunk, ChunkFaces, chunk_length, join_tracks, merged_embeddings, plan_chunks, plan_for
 from likeness.render.pipeline import (
-    REFERENCE_SAMPLES_PER_TRACK, FrameResult, FrameWork, Observer, SwapTally, _Analysis, _match_reference,
+    REFERENCE_SAMPLES_PER_TRACK, FrameResult, FrameWork, Observer, SwapTally, _Analysis, _authorize, _match_reference,
 )
 from likeness.render.selection import plan_swaps
 from likeness.render.sealing import RenderKey
@@ -84,7 +83,7 @@ class RayExecutor:
         total = index.frames if index is not None else int(info.frame_count)
         lead_in = max(int(job.option("hold_frames")) + 1, round(LEAD_IN_SECONDS * (info.fps or 25.0)))
         key = RenderKey.generate()
-        with _connected(self.address) as ray:
+        with _connected(self.address) as ray, _bars(progress, observe, job.target.name) as observe:
             gpus = job.engine == "autoencoder" and self.device == "cuda"
             slots = self._slots(ray, gpus)
             chunks = plan_chunks(index, total, chunk_length(total, info.fps, workers=slots, seconds=self.chunk_seconds,
@@ -110,7 +109,7 @@ class RayExecutor:
                 selected, holds = plan_swaps(joined, job.face, chosen_track=chosen, max_gap=int(job.option("hold_frames")))
                 plans = {c.number: ray.put(key.seal(plan_for(c, m, selected, holds), f"plan {c.number}")) for c, m in zip(chunks, mappings)}
                 del reports, joined, selected, holds
-                _still_allowed(job, vault)  # a revocation meanwhile stops here, before the costly half
+                _authorize(job, vault, again=True)  # a revocation meanwhile stops here, before the costly half
                 planned = time.monotonic()
                 swapped = pool.run(chunks, "swapping", total,
                                    lambda actor, chunk: actor.swap.remote(chunk, plans[chunk.number], analysed[chunk.number][1]))
@@ -139,6 +138,30 @@ class RayExecutor:
         return max(1, have)
 
 
+@contextmanager
+def _bars(enabled: bool, observe: Observer, name: str) -> Iterator[Observer]:
+    """``observe``, also drawing a bar per stage on stderr (a terminal's only), as chunks finish."""
+    if not enabled:
+        yield observe
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    tasks: dict[str, Any] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, disable=not console.is_terminal) as bar:
+
+        def both(stage: str, frame: int, frames: int | None) -> None:
+            observe(stage, frame, frames)
+            if stage in ("analysing", "swapping"):
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(f"{stage} {name} on the cluster", total=frames)
+                bar.update(tasks[stage], completed=frame)
+
+        yield both
+
+
 def _bundle(work: FrameWork, faceset: Any, executor: RayExecutor, vault: Any, index: media.VideoIndex | None) -> Any:
     from likeness.render.cluster_worker import Bundle
 
@@ -147,16 +170,6 @@ def _bundle(work: FrameWork, faceset: Any, executor: RayExecutor, vault: Any, in
         payload, meta = swap.make_engine("autoencoder", vault=vault, model=executor.model, device="cpu").model_payload(faceset)
         return Bundle(work, faceset, "autoencoder", {"payload": payload, "meta": meta, "device": executor.device}, index)
     return Bundle(work, faceset, work.job.engine, {}, index)
-
-
-def _still_allowed(job: Any, vault: Any) -> None:
-    """Refuse to go on when the grant no longer covers the job (``consent.take`` checks once more at the end)."""
-    request = consent.Request(identity=job.identity, grant_id=job.grant_id, scope=job.scope, use="render",
-                              studio=job.organisation or vault.studio)
-    decision = consent.check(vault, request)
-    if not decision.allowed:
-        reasons = "; ".join(decision.reasons) or "no reason given"
-        raise ConsentError(f"render of {job.identity!r} under grant {job.grant_id} stopped: {reasons}; nothing was written")
 
 
 @contextmanager
@@ -174,9 +187,8 @@ def _connected(address: str | None) -> Iterator[Any]:
     try:
         try:
             if temp is not None:
-                spill = {"type": "filesystem", "params": {"directory_path": str(temp / "spill")}}
-                ray.init(address="local", _temp_dir=str(temp), include_dashboard=False, log_to_driver=False, configure_logging=False,
-                         _system_config={"object_spilling_config": json.dumps(spill)})
+                ray.init(address="local", _temp_dir=str(temp), object_spilling_directory=str(temp / "spill"), include_dashboard=False,
+                         log_to_driver=False, configure_logging=False)
             else:
                 ray.init(address=address, log_to_driver=False, configure_logging=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -290,14 +290,19 @@ def _make_engine(job: RenderJob) -> swap.Engine:
         raise InputError(f"the {job.engine} engine does not take the work_size option") from None
 
 
-def _authorize(job: RenderJob, vault: Any) -> Any:
-    """Ask consent (which audits the decision); the quota is used only when the output exists."""
+def _authorize(job: RenderJob, vault: Any, *, again: bool = False) -> Any:
+    """Ask consent (which audits the decision); the quota is used only when the output exists.
+
+    ``again``: check, midway through a long render, that the grant still holds (not audited:
+    ``consent.take`` checks once more when the output exists).
+    """
     request = consent.Request(identity=job.identity, grant_id=job.grant_id, scope=job.scope, use="render",
                               studio=job.organisation or vault.studio)
-    decision = consent.authorize(vault, request)
+    decision = (consent.check if again else consent.authorize)(vault, request)
     if not decision.allowed:
         reasons = "; ".join(decision.reasons) or "no reason given"
-        raise ConsentError(f"render of {job.identity!r} under grant {job.grant_id} refused: {reasons}; nothing was written")
+        outcome = "stopped" if again else "refused"
+        raise ConsentError(f"render of {job.identity!r} under grant {job.grant_id} {outcome}: {reasons}; nothing was written")
     return decision
 
 
