@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -68,32 +68,30 @@ def video_index(path: str | Path) -> VideoIndex | None:
     return VideoIndex(tuple(pts for pts, _ in order), keyframes, time_base)
 
 
-def join_video(pieces: Sequence[bytes], output: str | Path, *, audio_from: str | Path | None = None) -> int:
+def join_video(pieces: Iterable[bytes], output: str | Path, *, audio_from: str | Path | None = None) -> int:
     """Write ``output`` from encoded video ``pieces`` (in-memory files from
     :class:`~likeness.media.VideoWriter`, in order, with the frame times of the whole video) by
     stream copy, with ``audio_from``'s audio copied once; returns the number of frames.
 
-    The pieces must share one encoding (codec, size, settings): each one's header is checked
-    against the first's.
+    The pieces are read one at a time (an iterator keeps only one in memory). They must share
+    one encoding (codec, size, settings): each one's header is checked against the first's.
     """
     output = Path(output)
-    if not pieces:
-        raise MediaError(f"{output}: nothing to join")
-    inputs = [av.open(io.BytesIO(piece), "r") for piece in pieces]
+    out: av.container.OutputContainer | None = None
     audio: AudioCopy | None = None
-    frames = 0
+    video = template = None
+    frames, last_dts = 0, None
     try:
-        template = inputs[0].streams.video[0]
-        out = av.open(str(output), "w")
-        try:
-            video = out.add_stream_from_template(template)
-            audio = AudioCopy.open(Path(audio_from)) if audio_from is not None else None
-            if audio is not None:
-                audio.add_to(out, output)
-            last_dts: int | None = None
-            for number, container in enumerate(inputs):
+        for number, piece in enumerate(pieces):
+            with av.open(io.BytesIO(piece), "r") as container:
                 stream = container.streams.video[0]
-                if stream.codec_context.extradata != template.codec_context.extradata:
+                if out is None:
+                    out = av.open(str(output), "w")
+                    template, video = stream.codec_context.extradata, out.add_stream_from_template(stream)
+                    audio = AudioCopy.open(Path(audio_from)) if audio_from is not None else None
+                    if audio is not None:
+                        audio.add_to(out, output)
+                elif stream.codec_context.extradata != template:
                     raise MediaError(f"{output}: piece {number} was encoded with other settings than the first; it cannot be joined by copy")
                 for packet in container.demux(stream):
                     if packet.size == 0:
@@ -107,17 +105,17 @@ def join_video(pieces: Sequence[bytes], output: str | Path, *, audio_from: str |
                     frames += 1
                     if audio is not None and seconds is not None:
                         audio.copy(until=seconds + AUDIO_LEAD)
-            if audio is not None:
-                audio.copy(until=None)
-        except BaseException:
-            out.close()
-            raise
+        if out is None:
+            raise MediaError(f"{output}: nothing to join")
+        if audio is not None:
+            audio.copy(until=None)
         out.close()
+        out = None
     except AV_ERRORS as exc:
         raise MediaError(f"{output}: cannot join the encoded pieces ({exc})") from None
     finally:
+        if out is not None:
+            out.close()
         if audio is not None:
             audio.close()
-        for container in inputs:
-            container.close()
     return frames

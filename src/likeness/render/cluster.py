@@ -111,13 +111,15 @@ class RayExecutor:
                 del reports, joined, selected, holds
                 _authorize(job, vault, again=True)  # a revocation meanwhile stops here, before the costly half
                 planned = time.monotonic()
-                swapped = pool.run(chunks, "swapping", total,
-                                   lambda actor, chunk: actor.swap.remote(chunk, plans[chunk.number], analysed[chunk.number][1]))
-                done = [key.open(ray.get(swapped[c.number]), f"done {c.number}") for c in chunks]
+                swapped = pool.run(chunks, "swapping", total, lambda actor, chunk: actor.swap.options(num_returns=2).remote(
+                    chunk, plans[chunk.number], analysed[chunk.number][1]))
             finally:
-                pool.close()
-        joining = time.monotonic()
-        frames = media.join_video([d.encoded for d in done], destination, audio_from=job.target)
+                pool.close()  # the chunks' results stay in the object store, sealed, owned by this driver
+            del analysed, plans
+            joining = time.monotonic()
+            done = [key.open(ray.get(swapped[c.number][0]), f"done {c.number}") for c in chunks]
+            pieces = (key.open(ray.get(swapped.pop(c.number)[1]), f"piece {c.number}") for c in chunks)  # one at a time here
+            frames = media.join_video(pieces, destination, audio_from=job.target)
         if frames != total or sum(d.frames for d in done) != total:
             raise LikenessError(f"{job.target}: the chunks hold {frames} frames, the target {total}; nothing was written")
         finished = time.monotonic()
@@ -260,7 +262,8 @@ class _Pool:
     def run(self, chunks: list[Chunk], stage: str, total: int, submit: Callable[[Any, Chunk], Any]) -> dict[int, Any]:
         """``submit(actor, chunk)`` for every chunk, as actors free up; returns each chunk's refs.
 
-        ``submit`` returns one ref or a tuple of them (the first is waited on). A chunk whose
+        ``submit`` returns a list of refs: the first, small, is fetched to check the chunk (the
+        others, its bulk, stay in the object store). A chunk whose
         worker died goes back to the queue (its worker restarted by Ray and opened again).
         """
         ray = self.ray
@@ -273,7 +276,7 @@ class _Pool:
             while queue and idle:
                 actor, chunk = idle.pop(), queue.popleft()
                 refs = submit(actor, chunk)
-                running[refs[0] if isinstance(refs, (list, tuple)) else refs] = (actor, chunk, refs)
+                running[refs[0]] = (actor, chunk, refs)
             ready, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_S)
             for ref in ready:
                 actor, chunk, refs = running.pop(ref)

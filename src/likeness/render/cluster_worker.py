@@ -47,11 +47,10 @@ class Bundle:
 
 @dataclass(frozen=True)
 class ChunkDone:
-    """A chunk swapped, marked and encoded (an in-memory MP4 with the frames' times in the whole video)."""
+    """How a chunk's swap went; its frames, marked and encoded, travel beside it (sealed as ``piece``)."""
 
     number: int
     frames: int
-    encoded: bytes
     tally: SwapTally
     prints: tuple
 
@@ -103,8 +102,9 @@ class ChunkWorker:
         return key.seal(report, f"faces {chunk.number}"), key.seal(result.faces, f"faces in full {chunk.number}")
 
     @without_blas_threads
-    def swap(self, chunk: Chunk, sealed_plan: bytes, sealed_faces: bytes) -> bytes:
-        """Swap, mark and encode the chunk's own frames (its lead-in is swapped for the smoothing state only)."""
+    def swap(self, chunk: Chunk, sealed_plan: bytes, sealed_faces: bytes) -> tuple[bytes, bytes]:
+        """Swap, mark and encode the chunk's own frames (its lead-in is swapped for the smoothing state only):
+        how it went, and the piece (an in-memory MP4 with the frames' times in the whole video), both sealed."""
         bundle, key = self._opened()
         work = bundle.work
         plan: ChunkPlan = key.open(sealed_plan, f"plan {chunk.number}")
@@ -131,8 +131,8 @@ class ChunkWorker:
                             crash, chunk.frames, audio=False)
         finally:
             frames.close()
-        done = ChunkDone(chunk.number, count, buffer.getvalue(), swapper.tally(), tuple(marks.prints))
-        return key.seal(done, f"done {chunk.number}")
+        done = ChunkDone(chunk.number, count, swapper.tally(), tuple(marks.prints))
+        return key.seal(done, f"done {chunk.number}"), key.seal(buffer.getvalue(), f"piece {chunk.number}")
 
     def close(self) -> None:
         close = getattr(self._engine, "close", None)
