@@ -113,16 +113,16 @@ class RayExecutor:
                 planned = time.monotonic()
                 swapped = pool.run(chunks, "swapping", total, lambda actor, chunk: actor.swap.options(num_returns=2).remote(
                     chunk, plans[chunk.number], analysed[chunk.number][1]))
+                del analysed, plans
+                joining = time.monotonic()
+                done = [key.open(ray.get(swapped[c.number][0]), f"done {c.number}") for c in chunks]
+                pieces = (key.open(ray.get(swapped.pop(c.number)[1]), f"piece {c.number}") for c in chunks)  # one at a time here
+                frames = media.join_video(pieces, destination, audio_from=job.target)
+                finished = time.monotonic()
             finally:
-                pool.close()  # the chunks' results stay in the object store, sealed, owned by this driver
-            del analysed, plans
-            joining = time.monotonic()
-            done = [key.open(ray.get(swapped[c.number][0]), f"done {c.number}") for c in chunks]
-            pieces = (key.open(ray.get(swapped.pop(c.number)[1]), f"piece {c.number}") for c in chunks)  # one at a time here
-            frames = media.join_video(pieces, destination, audio_from=job.target)
+                pool.close()
         if frames != total or sum(d.frames for d in done) != total:
             raise LikenessError(f"{job.target}: the chunks hold {frames} frames, the target {total}; nothing was written")
-        finished = time.monotonic()
         notes = {"executor": "ray", "chunks": len(chunks), "workers": pool.size, "lead_in_frames": lead_in,
                  "cluster_s": {"start": round(opened - started, 2), "analyse": round(planned - opened, 2),
                                "swap": round(joining - planned, 2), "join": round(finished - joining, 2)}}
