@@ -69,8 +69,9 @@ def check_avatar_output(job: AvatarJob) -> None:
     output = job.output
     if output.suffix.lower() != SUFFIX:
         raise InputError(f"{output}: an avatar is written as a binary glTF; give a name ending in {SUFFIX}")
-    if output.is_dir():
-        raise InputError(f"{output}: is a folder; give a file name for the avatar")
+    for path in (output, job.sidecar):
+        if path.is_dir():  # a folder at the sidecar's name would fail the final rename after the export was counted
+            raise InputError(f"{path}: is a folder; give a file name for the avatar whose {path.suffix} name is free")
     if not output.parent.is_dir():
         raise InputError(f"{output}: folder {output.parent} does not exist")
     if not job.overwrite:
