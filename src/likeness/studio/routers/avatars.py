@@ -46,6 +46,10 @@ def submit(body: NewAvatar, request: Request, me: Account = Depends(kind("organi
     if not decision.allowed:
         vault.audit("job.refused", {"organisation": me.organisation, "by": me.username, "grant": body.grant, "kind": "avatar",
                                     "identity": body.identity, "reasons": list(decision.reasons)[:5]})
+        if decision.grant is None or decision.grant.grantee != me.organisation:
+            # Another organisation's grant (its id is printed in every file made under it): say nothing of
+            # whose face, which organisation or what state it is in; the audit keeps the reasons.
+            raise Problem(403, f"refused: {me.organisation} holds no grant {body.grant}")
         raise Problem(403, "refused: " + "; ".join(decision.reasons))
     job = queue.enqueue(vault, organisation=me.organisation, account=me.username, identity=body.identity, grant_id=body.grant,
                         target=f"faceset:{body.identity}", output=str(studio_dir(request, "outputs") / f"{uuid.uuid4()}.glb"),
