@@ -21,6 +21,8 @@ VERSION = 2
 JSON_CHUNK = 0x4E4F534A  # "JSON"
 BIN_CHUNK = 0x004E4942  # "BIN\0"
 MAX_BYTES = 512 << 20  # an avatar is a few megabytes; refuse anything absurd before reading it
+MAX_JSON_BYTES = 16 << 20  # an avatar's JSON is a few kilobytes; a larger one is not read (a JSON bomb)
+MAX_JSON_DEPTH = 64  # glTF nests a handful of levels; deeper documents would overflow whoever walks them (reports, the API)
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,22 +32,30 @@ class Glb:
 
     def buffer_view(self, index: int) -> bytes:
         """The bytes of buffer view ``index`` (of the GLB's own buffer)."""
-        views = self.document.get("bufferViews") or []
-        if not isinstance(index, int) or not 0 <= index < len(views):
+        views = self.document.get("bufferViews")
+        if not isinstance(views, list) or not _is_index(index) or not 0 <= index < len(views) or not isinstance(views[index], dict):
             raise MediaError(f"the glTF names buffer view {index!r}, which it does not have")
         view = views[index]
-        start = int(view.get("byteOffset", 0))
-        length = int(view.get("byteLength", -1))
-        if view.get("buffer", 0) != 0 or start < 0 or length < 0 or start + length > len(self.binary):
+        start, length, buffer = view.get("byteOffset", 0), view.get("byteLength"), view.get("buffer", 0)
+        if not (_is_index(start) and _is_index(length) and _is_index(buffer)):
+            raise MediaError(f"the glTF's buffer view {index} has no whole, non-negative offset and length")
+        if buffer != 0 or start + length > len(self.binary):
             raise MediaError(f"the glTF's buffer view {index} lies outside its binary chunk")
         return self.binary[start:start + length]
 
     def image(self, index: int = 0) -> tuple[bytes, str]:
         """The encoded bytes and MIME type of embedded image ``index``."""
-        images = self.document.get("images") or []
-        if not 0 <= index < len(images) or "bufferView" not in images[index]:
+        images = self.document.get("images")
+        if not isinstance(images, list) or not 0 <= index < len(images) or not isinstance(images[index], dict) \
+                or "bufferView" not in images[index]:
             raise MediaError(f"the glTF has no embedded image {index}")
-        return self.buffer_view(images[index]["bufferView"]), str(images[index].get("mimeType", ""))
+        mime = images[index].get("mimeType", "")
+        return self.buffer_view(images[index]["bufferView"]), mime if isinstance(mime, str) else ""
+
+
+def _is_index(value: Any) -> bool:
+    """A glTF index, offset or length: a non-negative whole number (JSON's true is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def pack_glb(document: dict[str, Any], binary: bytes) -> bytes:
@@ -98,12 +108,31 @@ def parse_glb(data: bytes, *, what: str = "the file") -> Glb:
         if offset > len(data):
             raise MediaError(f"{what}: a GLB chunk runs past the end of the file")
         if kind == JSON_CHUNK and document is None:
+            if length > MAX_JSON_BYTES:
+                raise MediaError(f"{what}: the GLB's JSON chunk is {length >> 20} MiB (limit {MAX_JSON_BYTES >> 20} MiB)")
             try:
                 document = json.loads(data[start:offset].decode("utf-8"))
+            except RecursionError:
+                raise MediaError(f"{what}: the GLB's JSON chunk is nested too deeply to read") from None
             except (UnicodeDecodeError, ValueError):
                 raise MediaError(f"{what}: the GLB's JSON chunk is not JSON") from None
         elif kind == BIN_CHUNK and not binary:
             binary = data[start:offset]
     if not isinstance(document, dict):
         raise MediaError(f"{what}: the GLB has no JSON chunk")
+    if _depth(document) > MAX_JSON_DEPTH:
+        raise MediaError(f"{what}: the GLB's JSON is nested more than {MAX_JSON_DEPTH} levels deep")
     return Glb(document, binary)
+
+
+def _depth(document: Any) -> int:
+    """How deeply ``document`` nests (without recursion: the point is a document too deep for it)."""
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_JSON_DEPTH:
+            break
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest

@@ -34,6 +34,7 @@ VISIBLE_TEXT = "AI-generated likeness"
 VISIBLE_REQUEST = ("the talent's grant asks that this label be shown, readable, wherever this face is on screen; "
                    "game integrations are asked to honour it")
 UV_LAYOUT = "likeness.face-atlas/1"
+MAX_TEXTURE_PIXELS = 4096 * 4096  # the largest texture an export writes; a bigger one is not decoded (a decompression bomb)
 
 
 def avatar_extras(*, render_id: int, grant_id: str, scope: str, identity: str, visible_label: bool,
@@ -63,13 +64,14 @@ class AvatarTags:
     extras: dict[str, Any] | None
     texture: Image | None
     problems: tuple[str, ...] = field(default=())
+    drawn_elsewhere: tuple[str, ...] = field(default=())  # what the file draws besides its marked texture (images[0])
 
     @property
     def render_id(self) -> int | None:
-        try:
-            return int(str((self.extras or {}).get("render_id")), 16)
-        except ValueError:
+        text = (self.extras or {}).get("render_id")
+        if not isinstance(text, str) or len(text) != 16 or text.strip("0123456789abcdef"):
             return None
+        return int(text, 16)
 
     def summary(self) -> dict[str, Any] | None:
         """The extras as ``verify --json`` shows them (the consent proof is reported on its own)."""
@@ -95,7 +97,27 @@ def read_avatar(path: Path) -> AvatarTags:
         data, mime = glb.image(0)
         if mime not in ("image/png", "image/jpeg"):
             raise InputError(f"its texture is {mime or 'of no stated type'}")
-        texture = media.decode_image(data, name=f"{path} (texture)")
+        texture = media.decode_image(data, name="images[0]", max_pixels=MAX_TEXTURE_PIXELS)
     except InputError as exc:
         problems.append(f"the texture could not be read: {exc}")
-    return AvatarTags(extras, texture, tuple(problems))
+    return AvatarTags(extras, texture, tuple(problems), tuple(drawn_elsewhere(glb.document)))
+
+
+def drawn_elsewhere(document: dict[str, Any]) -> list[str]:
+    """What a GLB could draw other than its one marked texture: more images, or textures whose
+    source is not images[0] (an export holds one image, and every texture draws it). The mark and
+    the fingerprint only speak for images[0], so a face drawn from anything else is not theirs."""
+    found = []
+    images = document.get("images")
+    if isinstance(images, list) and len(images) > 1:
+        found.append(f"the GLB holds {len(images)} images; a likeness avatar holds one, its marked texture (images[0])")
+    textures = document.get("textures")
+    for i, texture in enumerate(textures if isinstance(textures, list) else []):
+        sources = [texture.get("source")] if isinstance(texture, dict) and "source" in texture else []
+        extensions = texture.get("extensions") if isinstance(texture, dict) else None
+        for name, extension in (extensions.items() if isinstance(extensions, dict) else ()):
+            if isinstance(extension, dict) and "source" in extension:
+                sources.append(extension["source"])
+        if any(source != 0 or isinstance(source, bool) for source in sources):
+            found.append(f"texture {i} draws another image than the marked texture (images[0])")
+    return found

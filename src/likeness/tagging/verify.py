@@ -143,10 +143,15 @@ def verify(
         # An avatar: the manifest sits beside it (bound to its bytes), the mark is in its texture.
         avatar = read_avatar(path)
         sidecar = sidecar_of(path)
-        manifest = read_manifest(path, roots or None, sidecar=sidecar) if sidecar is not None else Manifest(state="absent")
+        if sidecar is not None and _same_file(sidecar, path):
+            sidecar = None  # a GLB named NAME.c2pa is not its own manifest
+        manifest = _read_sidecar(path, roots or None, sidecar) if sidecar is not None else Manifest(state="absent")
         frames = [avatar.texture] if avatar.texture is not None else []
         if avatar.texture is None:
             unreadable = "; ".join(avatar.problems)
+            if manifest.state == "absent":
+                # Nothing to check: no signed manifest, and no texture to look for a mark in.
+                raise InputError(f"{path}: not a readable avatar ({unreadable}) and no C2PA sidecar beside it")
     else:
         manifest = read_manifest(path, roots or None)
         try:
@@ -207,8 +212,8 @@ def verify(
         verdict, record, attribution, more = _attribute(vault, frames, mark_id, secret_id)
         reasons += more
     if avatar is not None:
-        verdict, proof, more = _avatar_checks(avatar, sidecar, manifest, mark_id, verdict, proof,
-                                              talent_card=talent_card, revocations=revocations)
+        verdict, proof, more = _avatar_checks(avatar, sidecar, manifest, mark_id, verdict, proof, vault=vault, secret_id=secret_id,
+                                              readable=bool(frames), talent_card=talent_card, revocations=revocations)
         reasons += more
     if problems and verdict in ("intact", "confirmed"):
         verdict = "unconfirmed"  # a vault whose database was edited confirms nothing
@@ -217,29 +222,49 @@ def verify(
 
 
 def _avatar_checks(avatar: AvatarTags, sidecar: Path | None, manifest: Manifest, mark_id: int | None, verdict: str,
-                   proof: ConsentProof, **keys: Any) -> tuple[str, ConsentProof, list[str]]:
-    """What an avatar's extras add to the verdict: they must agree with its manifest and its mark.
+                   proof: ConsentProof, *, vault: Any = None, secret_id: int | None = None, readable: bool = True,
+                   **keys: Any) -> tuple[str, ConsentProof, list[str]]:
+    """What an avatar's extras add to the verdict: they must agree with its manifest, its mark and its record.
 
     The sidecar binds the whole file, so an edited extras field already fails the manifest; this
-    also catches extras that contradict a manifest (or a mark) they were never signed with, and
-    says what the extras claim when the sidecar is gone.
+    also catches extras that contradict a manifest (or a mark) they were never signed with, and,
+    when the sidecar is gone, extras copied from another export (another render, another grant,
+    another number than the texture's mark and the studio's record say) or kept over a texture
+    that carries no mark. A GLB that draws its face from anything but the marked texture is not
+    the render the mark names. Any contradiction makes it ``tampered`` (``forged`` stays forged).
     """
     reasons = [p for p in avatar.problems if avatar.texture is not None]
+    contradictions = list(avatar.drawn_elsewhere) if verdict != "no-mark-found" or avatar.extras is not None else []
     extras = avatar.extras
     if extras is None:
-        return verdict, proof, reasons
+        return _contradicted(verdict, contradictions), proof, reasons + contradictions
     named = avatar.render_id
     claimed = f"render {extras.get('render_id')} under grant {extras.get('grant_id')} (scope {extras.get('scope')})"
-    if manifest.state == "absent":
-        # Unsigned claims: the talent-signed grant in them still checks, the rest is the mark's word.
-        if isinstance(extras.get("consent"), dict):
-            proof = consent_proof(extras["consent"], None, **keys)
-        return verdict, proof, reasons + [f"the GLB's extras claim {claimed}, but its C2PA sidecar "
-                                          f"({extras.get('content_credentials') or 'NAME.c2pa'}) is not beside it: unsigned claims"]
     if manifest.state == "invalid":
         return verdict, proof, reasons
-    contradictions = []
-    if named is None or (manifest.render_id is not None and named != manifest.render_id):
+    claim = extras.get("consent") if isinstance(extras.get("consent"), dict) else {}
+    if named is None:
+        contradictions.append(f"the GLB's extras name no render (render_id {extras.get('render_id')!r})")
+    contradictions += _grant_contradictions(extras, claim)
+    if claim.get("grant_id") not in (None, extras.get("grant_id")):
+        contradictions.append(f"the GLB's extras name grant {extras.get('grant_id')}, their consent proof grant {claim.get('grant_id')}")
+    if manifest.state == "absent":
+        # Unsigned claims: they hold only as far as the texture's mark and the studio's record back them.
+        if claim:
+            proof = consent_proof(claim, None, **keys)
+        marked = mark_id if mark_id is not None else secret_id
+        if named is not None and marked is not None and named != marked:
+            contradictions.append(f"the GLB's extras name render {extras.get('render_id')}, its texture's mark {hex_id(marked)}: "
+                                  "the extras were copied from another export")
+        elif named is not None and marked is None and readable:
+            contradictions.append(f"the GLB's extras name render {extras.get('render_id')}, but its texture carries no likeness mark "
+                                  "(the texture was replaced or its mark removed)")
+        if named is not None and vault is not None:
+            contradictions += _record_contradictions(vault, named, extras, proof)
+        unsigned = (f"the GLB's extras claim {claimed}, but its C2PA sidecar "
+                    f"({extras.get('content_credentials') or 'NAME.c2pa'}) is not beside it: unsigned claims")
+        return _contradicted(verdict, contradictions), proof, reasons + [unsigned] + contradictions
+    if named is not None and manifest.render_id is not None and named != manifest.render_id:
         contradictions.append(f"the GLB's extras name render {extras.get('render_id')}, its signed manifest {hex_id(manifest.render_id)}")
     if named is not None and mark_id is not None and named != mark_id:
         contradictions.append(f"the GLB's extras name render {extras.get('render_id')}, its texture's watermark {hex_id(mark_id)}")
@@ -247,7 +272,73 @@ def _avatar_checks(avatar: AvatarTags, sidecar: Path | None, manifest: Manifest,
         contradictions.append("the GLB's extras carry another consent proof than its signed manifest")
     if extras.get("grant_id") != manifest.consent.get("grant_id") or extras.get("scope") != manifest.consent.get("scope"):
         contradictions.append("the GLB's extras name another grant or scope than its signed manifest")
-    return ("tampered" if contradictions else verdict), proof, reasons + contradictions
+    return _contradicted(verdict, contradictions), proof, reasons + contradictions
+
+
+AVATAR_SCOPE = "game"  # the scope an avatar is exported under (render.avatar.SCOPE; tagging does not import render)
+
+
+def _contradicted(verdict: str, contradictions: list[str]) -> str:
+    return verdict if not contradictions or verdict == "forged" else "tampered"
+
+
+def _grant_contradictions(extras: dict[str, Any], claim: dict[str, Any]) -> list[str]:
+    """An avatar is a ``game`` use, and carries its grant's visible-label wish: its extras, its proof and the
+    talent-signed grant in it must agree on both (a game reads ``visible_label`` from the extras)."""
+    found = []
+    for where, scope in (("extras", extras.get("scope")), ("consent proof", claim.get("scope") if claim else AVATAR_SCOPE)):
+        if scope != AVATAR_SCOPE:
+            found.append(f"the GLB's {where} claim scope {scope!r}; an avatar is exported only under scope {AVATAR_SCOPE!r}")
+    signed = claim.get("grant") if isinstance(claim.get("grant"), dict) else None
+    try:
+        grant = json.loads(str(signed.get("payload", ""))) if signed is not None else None
+    except ValueError:
+        grant = None  # unreadable: the consent proof says so
+    if not isinstance(grant, dict):
+        return found
+    scopes = grant.get("scopes")
+    if isinstance(scopes, list) and AVATAR_SCOPE not in scopes:
+        found.append(f"the talent-signed grant in the GLB covers {', '.join(map(str, scopes)) or 'no scope'}, not {AVATAR_SCOPE!r}")
+    label = extras.get("visible_label") if isinstance(extras.get("visible_label"), dict) else {}
+    if isinstance(grant.get("visible_label"), bool) and label.get("required") is not grant["visible_label"]:
+        found.append(f"the GLB's extras say a visible label is {'' if label.get('required') else 'not '}required, but the "
+                     f"talent-signed grant {'asks for' if grant['visible_label'] else 'does not ask for'} one")
+    return found
+
+
+def _record_contradictions(vault: Any, named: int, extras: dict[str, Any], proof: ConsentProof) -> list[str]:
+    """Unsigned extras against the studio's record of the render they name (grant, number, identity)."""
+    record, _ = _registry(vault, render_id=named)
+    if record is None:
+        return []
+    checks = [("grant", extras.get("grant_id"), record.get("grant_id")), ("identity", extras.get("identity"), record.get("identity"))]
+    if proof.present:
+        checks += [("grant", proof.grant_id, record.get("grant_id")), ("number", proof.n, record.get("n"))]
+    # The recorded value is not printed: verify answers anyone, and the record's identity may be unnamed.
+    found = [f"the GLB's extras claim {what + ' ' + str(claimed) if what != 'identity' else 'an identity'}, but the studio recorded "
+             f"render {hex_id(named)} with another {what}: the extras were copied from another export"
+             for what, claimed, recorded in checks if claimed != recorded]
+    return list(dict.fromkeys(found))
+
+
+def _read_sidecar(path: Path, roots: bytes | None, sidecar: Path) -> Manifest:
+    """The sidecar manifest of the GLB ``path``, checked as ``model/gltf-binary`` whatever the file is called
+    (an upload named ``blob``, ``face.bin``): a GLB not named .glb is read through a link that is."""
+    import tempfile
+
+    if path.suffix.lower() == ".glb":
+        return read_manifest(path, roots, sidecar=sidecar)
+    with tempfile.TemporaryDirectory(prefix="likeness-verify-") as folder:
+        link = Path(folder) / "asset.glb"
+        link.symlink_to(path.resolve())
+        return read_manifest(link, roots, sidecar=sidecar)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
 
 
 def _attribute(vault: Any, frames: list[Image], mark_id: int | None, secret_id: int | None) -> tuple[str, dict | None, str | None, list[str]]:
