@@ -157,8 +157,10 @@ def test_a_job_under_another_organisations_grant_is_403_and_audited(world):
     target = world["home"] / "target.png"
     upload = clients["globex-member"].post("/api/v1/uploads", files={"file": ("t.png", target.read_bytes(), "image/png")}).json()
     refused = clients["globex-member"].post("/api/v1/jobs", json={"upload": upload["id"], "identity": "alice", "grant": world["grant"]["id"]})
-    assert refused.status_code == 403 and "'acme', not 'globex'" in refused.json()["detail"]
+    # Grant ids are printed in every file made under them: the refusal names neither the face nor its licensee.
+    assert refused.status_code == 403 and refused.json()["detail"] == f"refused: globex holds no grant {world['grant']['id']}"
     last = [e for e in world["vault"].audit_entries() if e.event == "job.refused"][-1]
+    assert any("'acme', not 'globex'" in r for r in last.data["reasons"])  # the audit keeps why
     assert last.data["organisation"] == "globex" and last.data["by"] == "globex-member"
     stolen = clients["globex-member"].post("/api/v1/jobs", json={"upload": world["upload"]["id"], "identity": "alice", "grant": world["grant"]["id"]})
     assert stolen.status_code == 404  # another organisation's upload does not exist for globex

@@ -20,6 +20,15 @@ class Problem(HTTPException):
         self.title = title
 
 
+def consent_refused(decision, organisation: str, grant_id: str) -> Problem:
+    """The 403 for a refused job. Under another organisation's grant (its id is printed in every
+    file made under it) it says nothing of whose face, which organisation or what state the grant
+    is in; the caller's audit entry keeps the reasons."""
+    if decision.grant is None or decision.grant.grantee != organisation:
+        return Problem(403, f"refused: {organisation} holds no grant {grant_id}")
+    return Problem(403, "refused: " + "; ".join(decision.reasons))
+
+
 def problem(status: int, detail: str, *, title: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
     body = {"type": "about:blank", "title": title or _TITLES.get(status, "Error"), "status": status, "detail": detail}
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from likeness import consent
 from likeness.studio.deps import kind, logged_in, vault_of
-from likeness.studio.problems import Problem
+from likeness.studio.problems import Problem, consent_refused
 from likeness.studio.routers.outputs import downloadable
 from likeness.studio.routers.uploads import studio_dir
 from likeness.studio.views import job_view
@@ -46,11 +46,7 @@ def submit(body: NewAvatar, request: Request, me: Account = Depends(kind("organi
     if not decision.allowed:
         vault.audit("job.refused", {"organisation": me.organisation, "by": me.username, "grant": body.grant, "kind": "avatar",
                                     "identity": body.identity, "reasons": list(decision.reasons)[:5]})
-        if decision.grant is None or decision.grant.grantee != me.organisation:
-            # Another organisation's grant (its id is printed in every file made under it): say nothing of
-            # whose face, which organisation or what state it is in; the audit keeps the reasons.
-            raise Problem(403, f"refused: {me.organisation} holds no grant {body.grant}")
-        raise Problem(403, "refused: " + "; ".join(decision.reasons))
+        raise consent_refused(decision, me.organisation, body.grant)
     job = queue.enqueue(vault, organisation=me.organisation, account=me.username, identity=body.identity, grant_id=body.grant,
                         target=f"faceset:{body.identity}", output=str(studio_dir(request, "outputs") / f"{uuid.uuid4()}.glb"),
                         options={"kind": "avatar", "texture": body.texture, "expressions": body.expressions})

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from likeness import consent
 from likeness.studio.deps import kind, logged_in, page, vault_of
-from likeness.studio.problems import Problem
+from likeness.studio.problems import Problem, consent_refused
 from likeness.studio.routers.uploads import studio_dir
 from likeness.studio.views import job_view
 from likeness.vault import deliveries
@@ -61,7 +61,7 @@ def submit(body: NewJob, request: Request, me: Account = Depends(kind("organisat
     if not decision.allowed:
         vault.audit("job.refused", {"organisation": me.organisation, "by": me.username, "grant": body.grant,
                                     "identity": body.identity, "reasons": list(decision.reasons)[:5]})
-        raise Problem(403, "refused: " + "; ".join(decision.reasons))
+        raise consent_refused(decision, me.organisation, body.grant)
     request.app.state.face_check(Path(upload.path))
     suffix = Path(upload.path).suffix if upload.kind == "image" else ".mp4"
     options = dict(body.options, scope=body.scope, engine=body.engine, face=body.face, executor=body.executor)
