@@ -55,15 +55,21 @@ class Studio:
     grace: str | None  # grace: game
 
 
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory):
-    home = tmp_path_factory.mktemp("avatar-home")
+def alice_vault(home: Path, analyzer: FaceAnalyzer):
+    """A new vault at ``home`` with alice enrolled from her one photo."""
     settings = Settings(home=home, database_url=f"sqlite:///{home / 'vault.db'}", passphrase="vault passphrase", talent_passphrase=TALENT)
     vault = init_vault(settings, studio="game-studio", scrypt_n=2**10)
     photo = media.read_image(ALICE_PHOTO) if ALICE_PHOTO.is_file() else data.astronaut()
+    made = swap.make_faceset([photo], analyzer, identity="alice")
+    vault.enrol("alice", [FacesetItem(i.image, i.landmarks, i.pose, i.embedding, i.quality) for i in made.items], talent_passphrase=TALENT)
+    return vault
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    home = tmp_path_factory.mktemp("avatar-home")
     with FaceAnalyzer() as analyzer:
-        made = swap.make_faceset([photo], analyzer, identity="alice")
-        vault.enrol("alice", [FacesetItem(i.image, i.landmarks, i.pose, i.embedding, i.quality) for i in made.items], talent_passphrase=TALENT)
+        vault = alice_vault(home, analyzer)
         grace = None
         if GRACE_CLIP.is_file():
             enrol(vault, "grace", [GRACE_CLIP], analyzer=analyzer, talent_passphrase=TALENT)

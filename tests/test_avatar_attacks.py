@@ -33,11 +33,9 @@ from likeness.errors import ConsentError, InputError
 from likeness.faces import FaceAnalyzer
 from likeness.media.gltf import BIN_CHUNK, JSON_CHUNK, pack_glb, read_glb
 from likeness.render.avatar import AvatarJob, export_avatar
-from likeness.settings import Settings
-from likeness.vault import FacesetItem, init_vault
 from tests.conftest import SHARED_MEDIA
+from tests.test_avatar import TALENT, alice_vault
 
-TALENT = "talent passphrase for avatar attack tests"
 ALICE_PHOTO = SHARED_MEDIA / "syn_SFHQ_pt1_00000161.jpg"
 OTHER_PHOTO = SHARED_MEDIA / "syn_SFHQ_pt2_00001286.jpg"
 
@@ -56,12 +54,8 @@ class Studio:
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     home = tmp_path_factory.mktemp("attack-home")
-    settings = Settings(home=home, database_url=f"sqlite:///{home / 'vault.db'}", passphrase="vault passphrase", talent_passphrase=TALENT)
-    vault = init_vault(settings, studio="game-studio", scrypt_n=2**10)
-    photo = media.read_image(ALICE_PHOTO) if ALICE_PHOTO.is_file() else data.astronaut()
     with FaceAnalyzer() as analyzer:
-        made = swap.make_faceset([photo], analyzer, identity="alice")
-    vault.enrol("alice", [FacesetItem(i.image, i.landmarks, i.pose, i.embedding, i.quality) for i in made.items], talent_passphrase=TALENT)
+        vault = alice_vault(home, analyzer)
     game, other = _grant(vault, max_renders=20), _grant(vault, max_renders=20, visible_label=True)
     out = tmp_path_factory.mktemp("attack-out")
     paths = []
