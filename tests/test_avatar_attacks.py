@@ -28,7 +28,7 @@ import pytest
 from PIL import Image as PILImage
 from skimage import data
 
-from likeness import consent, media, swap, tagging
+from likeness import consent, media, tagging
 from likeness.errors import ConsentError, InputError
 from likeness.faces import FaceAnalyzer
 from likeness.media.gltf import BIN_CHUNK, JSON_CHUNK, pack_glb, read_glb
